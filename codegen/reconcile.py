@@ -1,0 +1,308 @@
+"""Reconcile the loaded schema sources into one IR :class:`~srmlink.codegen.ir.Schema`.
+
+Rules (see ``docs/protocol-notes.md`` of the shared material):
+- messages are matched by name (case-insensitively; a case difference is reported);
+- mNum: getmsgtypes wins over the dictionary's ``Message ID``; token: getmsgtypes, then the
+  dictionary, then the proto's folder;
+- fields are matched by normalised name, never by number (the sources disagree on hundreds);
+  the JSON wire name comes from the dictionary, proto number and type from the proto;
+- every disagreement becomes an :class:`~srmlink.codegen.ir.Issue`; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from attrs import define, field
+
+from .enums import EnumCollector
+from .fields import FieldBuilder, ProtoPool
+from .ir import Field, Group, Issue, Message, Origin, Schema, Undefined
+from .naming import module_name, normalise, pascal, snake
+from .sources.models import DictField, DictMessage, MsgType, ProtoMessage, SchemaSources
+
+__all__ = ["reconcile"]
+
+# Proto messages that are field types, not message types.
+_SUPPORT_TYPES = frozenset(
+    {"DateKey", "TickerKey", "ExpiryKey", "OptionKey", "MessageMetadata", "MbusInfo"}
+)
+# Dictionary fields numbered below this are primary-key parts in every message the protos
+# define; used to infer the key of dictionary-only messages.
+_PKEY_NUMBER_LIMIT = 100
+
+
+@define
+class _Candidate:
+    """Everything known about one message name, gathered from all sources."""
+
+    name: str
+    proto: ProtoMessage | None = None
+    dictionary: DictMessage | None = None
+    msgtype: MsgType | None = None
+    spellings: set[str] = field(factory=set)
+
+
+def reconcile(sources: SchemaSources, label: str) -> Schema:
+    """Build the IR from whatever sources were found; never raises on disagreements."""
+    issues: list[Issue] = []
+    candidates = _gather(sources, issues)
+    enums = EnumCollector(sources.protos.enums if sources.protos else (), issues)
+    messages: list[Message] = []
+    undefined: list[Undefined] = []
+    for cand in sorted(candidates.values(), key=lambda c: c.name):
+        if cand.proto is None and cand.dictionary is None:
+            assert cand.msgtype is not None
+            undefined.append(Undefined(cand.name, cand.msgtype.mnum, cand.msgtype.token))
+            issues.append(
+                Issue(
+                    "msgtype-undefined",
+                    cand.name,
+                    None,
+                    f"getmsgtypes lists mNum {cand.msgtype.mnum} but no source defines it",
+                )
+            )
+            continue
+        messages.append(_message(cand, enums, issues))
+    return Schema(
+        label=label,
+        fingerprint=sources.fingerprint,
+        messages=tuple(messages),
+        enums=enums.build(),
+        undefined=tuple(undefined),
+        issues=tuple(issues),
+    )
+
+
+def _gather(sources: SchemaSources, issues: list[Issue]) -> dict[str, _Candidate]:
+    by_key: dict[str, _Candidate] = {}
+
+    def slot(name: str) -> _Candidate:
+        cand = by_key.setdefault(name.lower(), _Candidate(name))
+        cand.spellings.add(name)
+        return cand
+
+    # Later sources win the spelling: getmsgtypes is the server's own word.
+    if sources.protos is not None:
+        for msg in sources.protos.messages:
+            if msg.token is not None and msg.name not in _SUPPORT_TYPES:
+                slot(msg.name).proto = msg
+    if sources.dictionary is not None:
+        for dmsg in sources.dictionary.messages:
+            cand = slot(dmsg.name)
+            cand.dictionary, cand.name = dmsg, dmsg.name
+    if sources.msgtypes is not None:
+        for mt in sources.msgtypes.types:
+            cand = slot(mt.name)
+            if cand.msgtype is not None and cand.msgtype.mnum != mt.mnum:
+                issues.append(
+                    Issue(
+                        "msgtype-duplicate",
+                        mt.name,
+                        None,
+                        f"listed twice: mNum {cand.msgtype.mnum} and {mt.mnum}",
+                    )
+                )
+            cand.msgtype, cand.name = mt, mt.name
+    for cand in by_key.values():
+        if len(cand.spellings) > 1:
+            issues.append(
+                Issue(
+                    "name-case-mismatch",
+                    cand.name,
+                    None,
+                    f"spelled {sorted(cand.spellings)} by different sources",
+                )
+            )
+    return by_key
+
+
+def _message(cand: _Candidate, enums: EnumCollector, issues: list[Issue]) -> Message:
+    name, proto, dmsg, mt = cand.name, cand.proto, cand.dictionary, cand.msgtype
+    if proto is not None and dmsg is not None:
+        origin = Origin.BOTH
+    elif proto is not None:
+        origin = Origin.PROTO
+        issues.append(
+            Issue(
+                "message-only-in-proto",
+                name,
+                None,
+                "no dictionary entry: wire names follow proto3's camelCase rule",
+            )
+        )
+    else:
+        origin = Origin.DICTIONARY
+        issues.append(
+            Issue("message-only-in-dictionary", name, None, "no .proto definition: JSON only")
+        )
+    mnum = _mnum(name, dmsg, mt, issues)
+    token = _token(name, proto, dmsg, mt, issues)
+    builder = FieldBuilder(name, enums, issues)
+    pool = ProtoPool.of(proto)
+    dict_fields = dmsg.fields if dmsg is not None else ()
+    top = [f for f in dict_fields if f.repeater is None and f.sr_type != "Repeater"]
+    pkey_rows, body_rows = _split_pkey(name, top, pool, dmsg is not None and proto is None, issues)
+    has_dict = dmsg is not None
+    pkey_fields = builder.build_fields(
+        pkey_rows, pool.pkey, has_proto=pool.present, has_dictionary=has_dict, scope="pkey"
+    )
+    body = builder.build_fields(
+        body_rows, pool.top, has_proto=pool.present, has_dictionary=has_dict, scope=""
+    )
+    groups, group_fields = _groups(name, dict_fields, pool, builder, has_dict)
+    pkey = (
+        Group(f"{name}PKey", "pkey", "pkey" if pool.pkey else None, pkey_fields)
+        if pkey_fields
+        else None
+    )
+    return Message(
+        name=name,
+        mnum=mnum,
+        token=token,
+        module=module_name(token),
+        description=(proto.comment if proto is not None else "") or "",
+        pkey=pkey,
+        fields=builder.dedupe((*body, *group_fields)),
+        groups=groups,
+        origin=origin,
+        proto_file=proto.file if proto is not None else None,
+    )
+
+
+def _mnum(
+    name: str, dmsg: DictMessage | None, mt: MsgType | None, issues: list[Issue]
+) -> int | None:
+    dict_mnum = dmsg.mnum if dmsg is not None else None
+    if mt is not None:
+        if dict_mnum is not None and dict_mnum != mt.mnum:
+            issues.append(
+                Issue(
+                    "mnum-disagreement",
+                    name,
+                    None,
+                    f"getmsgtypes says {mt.mnum}, the dictionary {dict_mnum}; using {mt.mnum}",
+                )
+            )
+        return mt.mnum
+    if dict_mnum is None:
+        issues.append(
+            Issue(
+                "message-without-number",
+                name,
+                None,
+                "no source gives an mNum: framed encodings cannot carry it",
+            )
+        )
+    return dict_mnum
+
+
+def _token(
+    name: str,
+    proto: ProtoMessage | None,
+    dmsg: DictMessage | None,
+    mt: MsgType | None,
+    issues: list[Issue],
+) -> str:
+    said = {
+        "getmsgtypes": mt.token if mt is not None else None,
+        "dictionary": dmsg.token if dmsg is not None else None,
+        "proto folder": proto.token if proto is not None else None,
+    }
+    known = {src: tok for src, tok in said.items() if tok}
+    if len(set(known.values())) > 1:
+        issues.append(
+            Issue(
+                "token-disagreement",
+                name,
+                None,
+                ", ".join(f"{src}: {tok}" for src, tok in known.items()),
+            )
+        )
+    return next(iter(known.values()), "")
+
+
+def _split_pkey(
+    name: str, rows: Sequence[DictField], pool: ProtoPool, infer: bool, issues: list[Issue]
+) -> tuple[list[DictField], list[DictField]]:
+    """Dictionary rows that are primary-key parts, and the rest.
+
+    getschema says so itself (isPkey); with a proto, the proto's PKey fields decide; for a
+    dictionary-only message the field numbering convention does, and that is reported.
+    """
+    pkey_names = {normalise(f.name) for f in pool.pkey}
+    pkey: list[DictField] = []
+    body: list[DictField] = []
+    for row in rows:
+        if row.is_pkey is not None:
+            is_pkey = row.is_pkey
+        elif pool.pkey or not infer:
+            is_pkey = normalise(row.name) in pkey_names and not pool.is_top(row.name, row.number)
+        else:
+            is_pkey = row.number is not None and row.number < _PKEY_NUMBER_LIMIT
+        (pkey if is_pkey else body).append(row)
+    if infer and pkey and all(r.is_pkey is None for r in pkey):
+        issues.append(
+            Issue(
+                "pkey-inferred",
+                name,
+                None,
+                f"primary key {[r.name for r in pkey]} inferred from field numbers "
+                f"< {_PKEY_NUMBER_LIMIT}",
+            )
+        )
+    return pkey, body
+
+
+def _groups(
+    name: str, rows: Sequence[DictField], pool: ProtoPool, builder: FieldBuilder, has_dict: bool
+) -> tuple[tuple[Group, ...], list[Field]]:
+    """Repeated groups from dictionary Repeater rows and proto repeated nested messages."""
+    order: list[str] = []
+    dict_children: dict[str, list[DictField]] = {}
+    dict_rows: dict[str, DictField] = {}
+    for row in rows:
+        if row.sr_type == "Repeater":
+            key = normalise(row.name)
+            order.append(key)
+            dict_rows[key] = row
+            dict_children.setdefault(key, [])
+    for row in rows:
+        if row.repeater is not None:
+            key = normalise(row.repeater)
+            if key not in dict_children:
+                order.append(key)
+                dict_children[key] = []
+            dict_children[key].append(row)
+    for key in pool.groups:
+        if key not in dict_children:
+            order.append(key)
+            dict_children[key] = []
+    groups: list[Group] = []
+    parent_fields: list[Field] = []
+    for key in order:
+        proto_field, proto_nested = pool.groups.get(key, (None, None))
+        wire = (
+            dict_rows[key].name
+            if key in dict_rows
+            else pascal(proto_field.name if proto_field else key)
+        )
+        class_name = f"{name}{pascal(snake(wire))}"
+        group_pool = ProtoPool.of_group(proto_nested)
+        children = builder.build_fields(
+            dict_children[key],
+            group_pool.top,
+            has_proto=group_pool.present,
+            has_dictionary=has_dict and key in dict_rows,
+            scope=wire,
+        )
+        groups.append(
+            Group(
+                class_name,
+                wire,
+                proto_field.name if proto_field else None,
+                builder.dedupe(children),
+            )
+        )
+        parent_fields.append(builder.group_field(dict_rows.get(key), proto_field, wire, class_name))
+    return tuple(groups), parent_fields

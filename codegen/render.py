@@ -1,0 +1,213 @@
+"""Render the IR to Python source: a pure ``render(schema) -> {path: text}``.
+
+Templates only lay text out; every decision (names, imports, types) is made here or in the IR.
+Writing to disk is :mod:`srmlink.codegen.writer`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterable
+
+from attrs import frozen
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from . import GENERATOR_VERSION
+from .ir import EnumType, Field, Message, Schema
+
+__all__ = ["RUNTIME_API", "render"]
+
+# The runtime API generation targets; the runtime refuses modules generated for another one.
+RUNTIME_API = 1
+
+_PY_TYPES = {
+    "Float": "float", "Double": "float", "Byte": "int", "Short": "int", "UShort": "int",
+    "Int": "int", "UInt": "int", "Long": "int", "ULong": "int", "String": "str", "Text1": "str",
+    "Text2": "str", "DateTime": "datetime", "TimeSpan": "timedelta", "DateKey": "date",
+    "TickerKey": "TickerKey", "ExpiryKey": "ExpiryKey", "OptionKey": "OptionKey",
+}  # fmt: skip
+_DATETIME_NAMES = ("date", "datetime", "timedelta")
+_KEY_NAMES = ("ExpiryKey", "OptionKey", "TickerKey")
+
+
+@frozen
+class _ModuleView:
+    """What one token module's template needs beyond the IR: its imports."""
+
+    token: str
+    messages: tuple[Message, ...]
+    datetime_imports: tuple[str, ...]
+    key_imports: tuple[str, ...]
+    enum_imports: tuple[tuple[str, str], ...]
+    base_imports: tuple[str, ...]
+    exports: tuple[str, ...]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader(__name__.rpartition(".")[0], "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["doc"] = _docstring
+    env.filters["py_type"] = _py_type
+    env.filters["pyrepr"] = _literal
+    env.filters["field_doc"] = _field_doc
+    env.filters["spec"] = _spec
+    env.filters["message_facts"] = _message_facts
+    env.filters["enum_facts"] = _enum_facts
+    env.filters["enum_base"] = enum_base
+    return env
+
+
+def _literal(value: object) -> str:
+    """A Python literal; strings double-quoted, as the rest of the code base writes them."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _docstring(text: str, indent: int = 4, width: int = 96) -> str:
+    """Text safe inside a triple-quoted docstring, wrapped at ``width``."""
+    text = " ".join(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').split())
+    if text.endswith('"'):
+        text += " "
+    lines = textwrap.wrap(text, width=width - indent) or [""]
+    return ("\n" + " " * indent).join(lines)
+
+
+def _py_type(field: Field) -> str:
+    if field.group is not None:
+        return f"tuple[{field.group}, ...]"
+    if field.enum is not None:
+        return field.enum
+    return _PY_TYPES[field.sr_type]
+
+
+def _all_fields(message: Message) -> Iterable[Field]:
+    if message.pkey is not None:
+        yield from message.pkey.fields
+    yield from message.fields
+    for group in message.groups:
+        yield from group.fields
+
+
+def _class_names(message: Message) -> list[str]:
+    names = [message.name, *(g.class_name for g in message.groups)]
+    if message.pkey is not None:
+        names.append(message.pkey.class_name)
+    return names
+
+
+def _module_view(
+    token: str, messages: tuple[Message, ...], enum_modules: dict[str, str]
+) -> _ModuleView:
+    fields = [f for m in messages for f in _all_fields(m)]
+    types = {_py_type(f) for f in fields if f.group is None}
+    enums = sorted({f.enum for f in fields if f.enum is not None})
+    bases = {"FieldSpec", "Message", "MessageSpec"}
+    if any(m.groups for m in messages):
+        bases.add("Group")
+    if any(m.pkey is not None for m in messages):
+        bases.add("PrimaryKey")
+    return _ModuleView(
+        token=token,
+        messages=messages,
+        datetime_imports=tuple(n for n in _DATETIME_NAMES if n in types),
+        key_imports=tuple(n for n in _KEY_NAMES if n in types),
+        enum_imports=tuple((enum_modules[e], e) for e in enums),
+        base_imports=tuple(sorted(bases)),
+        exports=tuple(sorted(n for m in messages for n in _class_names(m))),
+    )
+
+
+def _field_doc(field: Field) -> str:
+    facts = f"Wire ``{field.wire_name}``, {field.sr_type}"
+    if field.proto_number is not None:
+        facts += f", proto field {field.proto_number}"
+    else:
+        facts += ", JSON only"
+    text = f"{field.description.rstrip('.')}. {facts}." if field.description else f"{facts}."
+    return _docstring(text)
+
+
+def _spec(field: Field) -> str:
+    ref = field.group or field.enum or (field.sr_type if field.sr_type in _KEY_NAMES else None)
+    args = [
+        _literal(field.py_name),
+        _literal(field.wire_name),
+        _literal(field.sr_type),
+        _literal(field.proto_number),
+        _literal(field.proto_type),
+    ]
+    if ref is not None:
+        args.append(ref)
+    return f"FieldSpec({', '.join(args)})"
+
+
+_ORIGIN_NOTES = {
+    "both": "",
+    "dictionary": " Defined only by the data dictionary: JSON encodings only.",
+    "proto": " Defined only by the .proto files: JSON names follow proto3's camelCase rule.",
+}
+
+
+def _message_facts(message: Message) -> str:
+    number = f"message number {message.mnum}" if message.mnum is not None else "no message number"
+    key = (
+        "primary key " + ", ".join(f.wire_name for f in message.pkey.fields)
+        if message.pkey is not None
+        else "no primary key"
+    )
+    return f"Token ``{message.token}``, {number}, {key}.{_ORIGIN_NOTES[message.origin.value]}"
+
+
+def _enum_facts(enum: EnumType) -> str:
+    kind = "Bit flags" if enum.is_flag else "Values"
+    return f"{kind}: " + ", ".join(
+        f"{m.wire_name}={m.number if m.number is not None else '(JSON only)'}" for m in enum.members
+    )
+
+
+def render(schema: Schema) -> dict[str, str]:
+    """Every generated file, by path relative to the ``srmlink.messages`` package folder."""
+    env = _environment()
+    header = {
+        "generator_version": GENERATOR_VERSION,
+        "label": schema.label,
+        "fingerprint": schema.fingerprint,
+        "runtime_api": RUNTIME_API,
+    }
+    enum_modules = {e.name: f"_enum_{e.module}" for e in schema.enums}
+    out: dict[str, str] = {}
+    by_token: dict[str, list[Message]] = {}
+    for message in schema.messages:
+        by_token.setdefault(message.module, []).append(message)
+    module_template = env.get_template("token_module.py.jinja")
+    for module, messages in sorted(by_token.items()):
+        view = _module_view(messages[0].token, tuple(messages), enum_modules)
+        out[f"{module}.py"] = module_template.render(view=view, enum_modules=enum_modules, **header)
+    enum_template = env.get_template("enum_module.py.jinja")
+    for enum in schema.enums:
+        out[f"{enum_modules[enum.name]}.py"] = enum_template.render(enum=enum, **header)
+    out["enums.py"] = env.get_template("enums_index.py.jinja").render(
+        enums=schema.enums, enum_modules=enum_modules, **header
+    )
+    class_imports = [
+        (module, sorted(n for m in messages for n in _class_names(m)))
+        for module, messages in sorted(by_token.items())
+    ]
+    exports = sorted([n for _, names in class_imports for n in names] + ["registry"])
+    out["_index.py"] = env.get_template("index.py.jinja").render(
+        schema=schema, class_imports=class_imports, exports=exports, **header
+    )
+    return out
+
+
+def enum_base(enum: EnumType) -> str:
+    """The runtime base class of an enum type."""
+    return "SRFlag" if enum.is_flag else "SREnum"

@@ -1,0 +1,75 @@
+"""Developer and CI sessions: one job each. ``nox`` alone runs lint, typecheck and tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).resolve().parent
+SHARED = ROOT.parent / "shared" / "spiderrock-schema"
+SNAPSHOTS = ("2026-07", "2023-07", "2023-05")
+SOURCES = ["runtime", "codegen", "tests", "noxfile.py", "setup.py"]
+
+
+def _install(session: nox.Session) -> None:
+    # Editable, so the build hook writes generated/ in the checkout the tests import.
+    session.install("-e", ".[dev]")
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Regenerate srmlink.messages (default schema, or SRMLINK_SCHEMA) and print the time."""
+    _install(session)
+    session.run("srmlink", "generate", "--report", "reconciliation-report.json", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the hand-written code and over freshly generated bindings."""
+    session.install("ruff")
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on runtime/, codegen/ and the bindings of every schema snapshot."""
+    _install(session)
+    tmp = Path(session.create_tmp())
+    for snapshot in SNAPSHOTS:
+        schema = SHARED / snapshot
+        if not schema.is_dir():
+            session.error(f"missing schema snapshot {schema}")
+        stage = tmp / f"stage-{snapshot}"
+        session.run("python", "-m", "srmlink.codegen.stage", str(schema), str(stage), silent=True)
+        session.log(f"mypy --strict: runtime, codegen and bindings of {snapshot}")
+        session.run(
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(tmp / "mypy-cache"),
+            "-p",
+            "srmlink",
+            env={"MYPYPATH": str(stage)},
+        )
+        session.run("ruff", "check", "--no-cache", str(stage / "srmlink" / "messages"))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The pytest suite: unit, golden, property and integration tests."""
+    _install(session)
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+    session.run("pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": profile})
+
+
+@nox.session
+def golden(session: nox.Session) -> None:
+    """Rewrite the golden files from tests/golden/schema (review the diff before committing)."""
+    _install(session)
+    session.run("python", "-m", "tests.golden.regenerate")

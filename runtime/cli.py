@@ -1,0 +1,78 @@
+"""The ``srmlink`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _messages_dir() -> Path:
+    """The folder of the ``srmlink.messages`` package, without importing it."""
+    spec = importlib.util.find_spec("srmlink.messages")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("srmlink: cannot find the srmlink.messages package folder; use --out")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .codegen.build import generate
+    from .codegen.errors import SchemaError
+    from .codegen.locate import locate_schema
+    from .codegen.report import report_json, summary
+
+    try:
+        root = locate_schema(args.schema)
+        out = Path(args.out) if args.out else _messages_dir()
+        result = generate(root, out, label=args.label, check=args.check)
+    except SchemaError as exc:
+        print(f"srmlink generate: {exc}", file=sys.stderr)
+        return 2
+    print(summary(result.schema))
+    if args.report:
+        Path(args.report).write_text(report_json(result.schema), encoding="utf-8")
+        print(f"  report written to {args.report}")
+    assert result.written is not None
+    w = result.written
+    verb = "would change" if args.check else "wrote"
+    print(
+        f"{verb} {len(w.written)} files, {len(w.unchanged)} unchanged, "
+        f"{len(w.removed)} {'to remove' if args.check else 'removed'} in {out} "
+        f"({result.seconds:.2f} s)"
+    )
+    return 1 if args.check and (w.written or w.removed) else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="srmlink", description="SpiderRock MLink for Python")
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="generate srmlink.messages from an MLink schema")
+    gen.add_argument(
+        "--schema",
+        metavar="DIR",
+        help="schema directory (default: $SRMLINK_SCHEMA, ./proto_files, "
+        "../shared/spiderrock-schema/2026-07)",
+    )
+    gen.add_argument("--report", metavar="FILE", help="write the full reconciliation report (JSON)")
+    gen.add_argument("--out", metavar="DIR", help="output folder (default: the installed package)")
+    gen.add_argument("--label", help="schema label for headers (default: the folder name)")
+    gen.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if files would change"
+    )
+    gen.set_defaults(handler=_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``srmlink`` command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    handler = args.handler
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Base classes and field metadata of the generated message classes.
+
+Every generated message class derives from :class:`Message` and carries ``MSG_NAME``,
+``MSG_NUM`` (None when the schema gives no number), ``TOKEN`` and ``SPEC``: the reconciled
+field table (wire names, SR types, proto numbers) that the codecs and query builders read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+from attrs import frozen
+
+from .enums import SREnum
+from .errors import KeyParseError
+from .keys import ExpiryKey, OptionKey, TickerKey
+
+__all__ = ["FieldSpec", "Group", "Message", "MessageSpec", "PrimaryKey"]
+
+
+@frozen
+class FieldSpec:
+    """One field as the schema defines it.
+
+    Attributes:
+        name: the Python attribute name.
+        wire_name: the JSON member name (the data dictionary's name).
+        sr_type: SpiderRock type (``Float``, ``Enum``, ``OptionKey``, ``Repeater`` ...).
+        proto_number: protobuf field number, None for a JSON-only field.
+        proto_type: protobuf type (``float``, ``enum``, ``Timestamp`` ...), None if JSON-only.
+        type: the enum, key or group class for fields that have one.
+    """
+
+    name: str
+    wire_name: str
+    sr_type: str
+    proto_number: int | None
+    proto_type: str | None
+    type: type | None = None
+
+
+@frozen
+class MessageSpec:
+    """The field table of a message, primary key or repeated group.
+
+    ``origin`` is ``both``, ``dictionary`` (JSON only: no .proto defines it) or ``proto`` (no
+    dictionary entry: wire names follow proto3's camelCase rule).
+    """
+
+    origin: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec:
+        """The field with this Python or wire name (wire names case-insensitively)."""
+        folded = name.lower()
+        for spec in self.fields:
+            if spec.name == name or spec.wire_name.lower() == folded:
+                return spec
+        raise KeyError(name)
+
+
+class Message:
+    """Base class of every generated message type."""
+
+    __slots__ = ()
+
+    MSG_NAME: ClassVar[str]
+    MSG_NUM: ClassVar[int | None]
+    TOKEN: ClassVar[str]
+    SPEC: ClassVar[MessageSpec]
+
+
+class Group:
+    """Base class of a repeated group's element (a Repeater's child record)."""
+
+    __slots__ = ()
+
+    SPEC: ClassVar[MessageSpec]
+
+
+class PrimaryKey:
+    """Base class of generated primary-key classes; ``str(pkey)`` is the flat form.
+
+    Composite keys join their parts with ``|`` (``AAPL-NMS-EQT-2023-12-01|Live``).
+    """
+
+    __slots__ = ()
+
+    SPEC: ClassVar[MessageSpec]
+
+    def __str__(self) -> str:
+        return "|".join(_format_part(getattr(self, f.name), f) for f in self.SPEC.fields)
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse the flat form; raises :class:`~srmlink.errors.KeyParseError`."""
+        parts = text.split("|")
+        specs = cls.SPEC.fields
+        if len(parts) != len(specs):
+            raise KeyParseError(
+                text, 0, f"{cls.__name__} has {len(specs)} part(s) joined by '|', got {len(parts)}"
+            )
+        values: dict[str, Any] = {}
+        offset = 0
+        for part, spec in zip(parts, specs, strict=True):
+            try:
+                values[spec.name] = _parse_part(part, spec)
+            except KeyParseError as exc:
+                raise KeyParseError(text, offset + exc.position, exc.reason) from None
+            except ValueError as exc:
+                raise KeyParseError(text, offset, f"{spec.wire_name}: {exc}") from None
+            offset += len(part) + 1
+        return cls(**values)
+
+
+def _format_part(value: object, spec: FieldSpec) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, SREnum):
+        return str(value)
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_KEY_PARSERS: dict[str, Callable[[str], object]] = {
+    "TickerKey": TickerKey.parse,
+    "ExpiryKey": ExpiryKey.parse,
+    "OptionKey": OptionKey.parse,
+    "DateKey": _dt.date.fromisoformat,
+    "DateTime": _dt.datetime.fromisoformat,
+}
+_INT_TYPES = frozenset({"Byte", "Short", "UShort", "Int", "UInt", "Long", "ULong"})
+
+
+def _parse_part(text: str, spec: FieldSpec) -> object:
+    if spec.sr_type in _KEY_PARSERS:
+        return _KEY_PARSERS[spec.sr_type](text)
+    if spec.sr_type in ("Enum", "Flag") and spec.type is not None:
+        member = spec.type.from_wire(text)
+        if not member.known:
+            raise KeyParseError(text, 0, f"{text!r} is not a {spec.type.__name__} value")
+        return member
+    if spec.sr_type in _INT_TYPES:
+        return int(text)
+    if spec.sr_type in ("Float", "Double"):
+        number = float(text)
+        if not math.isfinite(number):
+            raise KeyParseError(text, 0, "not a finite number")
+        return number
+    return text
