@@ -25,6 +25,8 @@ __all__ = [
 _WORDS = (("MLink", "Mlink"),)
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
+# Single letters easily misread as digits (pycodestyle E741).
+_AMBIGUOUS = frozenset({"I", "O", "L"})
 
 # Names the generated classes define themselves (class attributes and methods of the runtime's
 # message base class); a field with such a name gets a trailing underscore.
@@ -65,6 +67,8 @@ def module_name(token: str) -> str:
 def enum_member_name(wire_name: str) -> str:
     """``PrcChange`` -> ``PRC_CHANGE``; ``None`` -> ``NONE``; ``V7_Stable`` -> ``V7_STABLE``."""
     name = snake(wire_name).upper() or "EMPTY"
+    if name in _AMBIGUOUS:
+        return f"{name}_"
     return f"N{name}" if name[0].isdigit() else name
 
 

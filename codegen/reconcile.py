@@ -152,7 +152,7 @@ def _message(cand: _Candidate, enums: EnumCollector, issues: list[Issue]) -> Mes
     )
     groups, group_fields = _groups(name, dict_fields, pool, builder, has_dict)
     pkey = (
-        Group(f"{name}PKey", "pkey", "pkey" if pool.pkey else None, pkey_fields)
+        Group(f"{name}PKey", "pkey", "pkey" if pool.pkey else None, builder.dedupe(pkey_fields))
         if pkey_fields
         else None
     )

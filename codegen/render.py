@@ -61,6 +61,9 @@ def _environment() -> Environment:
     env.filters["message_facts"] = _message_facts
     env.filters["enum_facts"] = _enum_facts
     env.filters["enum_base"] = enum_base
+    env.filters["attribute"] = lambda f: _attribute(f.py_name, _py_type(f))
+    env.globals["call"] = _call
+    env.globals["reexport"] = _reexport
     return env
 
 
@@ -71,13 +74,41 @@ def _literal(value: object) -> str:
     return repr(value)
 
 
-def _docstring(text: str, indent: int = 4, width: int = 96) -> str:
-    """Text safe inside a triple-quoted docstring, wrapped at ``width``."""
+_LINE = 100
+
+
+def _docstring(text: str, indent: int = 4) -> str:
+    """Text safe inside a triple-quoted docstring, wrapped so that lines with the quotes fit."""
     text = " ".join(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').split())
     if text.endswith('"'):
         text += " "
-    lines = textwrap.wrap(text, width=width - indent) or [""]
-    return ("\n" + " " * indent).join(lines)
+    lines = textwrap.wrap(text, width=_LINE - indent - 6) or [""]
+    return ("\n" + " " * indent).join(line.rstrip() for line in lines)
+
+
+def _call(name: str, args: list[str], indent: int) -> str:
+    """``name(a, b)`` on one line when it fits (with a trailing comma), else one arg a line."""
+    flat = f"{name}({', '.join(args)})"
+    if indent + len(flat) + 1 <= _LINE:
+        return flat
+    inner = " " * (indent + 4)
+    return f"{name}(\n" + "".join(f"{inner}{a},\n" for a in args) + " " * indent + ")"
+
+
+def _reexport(module: str, name: str) -> str:
+    """A TYPE_CHECKING re-export line (indented 4), wrapped as isort would when too long."""
+    line = f"    from .{module} import {name} as {name}"
+    if len(line) <= _LINE:
+        return line
+    return f"    from .{module} import (\n        {name} as {name},\n    )"
+
+
+def _attribute(name: str, annotation: str) -> str:
+    """An optional attribute declaration at class level, split when too long."""
+    line = f"    {name}: {annotation} | None = None"
+    if len(line) <= _LINE:
+        return line
+    return f"    {name}: (\n        {annotation} | None\n    ) = None"
 
 
 def _py_type(field: Field) -> str:
@@ -119,7 +150,7 @@ def _module_view(
         messages=messages,
         datetime_imports=tuple(n for n in _DATETIME_NAMES if n in types),
         key_imports=tuple(n for n in _KEY_NAMES if n in types),
-        enum_imports=tuple((enum_modules[e], e) for e in enums),
+        enum_imports=tuple(sorted((enum_modules[e], e) for e in enums)),
         base_imports=tuple(sorted(bases)),
         exports=tuple(sorted(n for m in messages for n in _class_names(m))),
     )
@@ -146,7 +177,7 @@ def _spec(field: Field) -> str:
     ]
     if ref is not None:
         args.append(ref)
-    return f"FieldSpec({', '.join(args)})"
+    return _call("FieldSpec", args, 12)
 
 
 _ORIGIN_NOTES = {
@@ -195,7 +226,10 @@ def render(schema: Schema) -> dict[str, str]:
     for enum in schema.enums:
         out[f"{enum_modules[enum.name]}.py"] = enum_template.render(enum=enum, **header)
     out["enums.py"] = env.get_template("enums_index.py.jinja").render(
-        enums=schema.enums, enum_modules=enum_modules, **header
+        enums=schema.enums,
+        enum_modules=enum_modules,
+        by_module=sorted((module, name) for name, module in enum_modules.items()),
+        **header,
     )
     class_imports = [
         (module, sorted(n for m in messages for n in _class_names(m)))
@@ -203,7 +237,11 @@ def render(schema: Schema) -> dict[str, str]:
     ]
     exports = sorted([n for _, names in class_imports for n in names] + ["registry"])
     out["_index.py"] = env.get_template("index.py.jinja").render(
-        schema=schema, class_imports=class_imports, exports=exports, **header
+        schema=schema,
+        class_imports=class_imports,
+        class_table=sorted((n, module) for module, names in class_imports for n in names),
+        exports=exports,
+        **header,
     )
     return out
 

@@ -16,7 +16,7 @@ _HOW = (
 )
 
 try:
-    from ._index import CLASSES, RUNTIME_API, registry
+    from ._index import CLASSES, RUNTIME_API, registry as registry
 except ModuleNotFoundError as exc:
     if exc.name != f"{__name__}._index":
         raise
@@ -33,7 +33,8 @@ if RUNTIME_API != _SUPPORTED_RUNTIME_API:
         name=__name__,
     )
 
-__all__ = sorted([*CLASSES, "registry"])
+# CLASSES is sorted by name; "registry" sorts after every class name.
+__all__ = [*CLASSES, "registry"]  # noqa: PLE0604 - built from the generated table
 
 
 def __getattr__(name: str) -> Any:

@@ -93,7 +93,7 @@ class SREnum(metaclass=_SREnumMeta):
             label = wire_name if wire_name is not None else str(number)
             member = cls(f"UNKNOWN({label})", wire_name, number, False)
             cls._unknown[key] = member
-        return member  # type: ignore[no-any-return]
+        return member
 
     def __int__(self) -> int:
         if self.number is None:
@@ -155,7 +155,7 @@ class SRFlag(SREnum):
             return cls._unknown_member(wire_name, None)
         number = 0
         for m in members:
-            number |= m.number
+            number |= int(m)
         return cls.from_number(number)
 
     @classmethod
@@ -166,7 +166,7 @@ class SRFlag(SREnum):
             name = "|".join(p.name for p in parts)
             member = cls(name, ",".join(p.wire_name for p in parts), number, True)
             cls._unknown[key] = member
-        return member  # type: ignore[no-any-return]
+        return member
 
     def __or__(self, other: Self) -> Self:
         return type(self).from_number(int(self) | int(other))

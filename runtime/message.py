@@ -39,7 +39,7 @@ class FieldSpec:
     sr_type: str
     proto_number: int | None
     proto_type: str | None
-    type: type | None = None
+    type: type[Any] | None = None
 
 
 @frozen

@@ -1,0 +1,67 @@
+"""Shared fixtures: hypothesis profiles, schema locations, staged generated trees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from srmlink.codegen.build import generate
+from srmlink.codegen.stage import stage_package
+
+settings.register_profile("dev", max_examples=100)
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SCHEMA = ROOT.parent / "shared" / "spiderrock-schema"
+SMALL_SCHEMA = ROOT / "tests" / "golden" / "schema"
+SNAPSHOTS = ("2026-07", "2023-07", "2023-05")
+
+RunIn = Callable[[str], str]
+
+
+def snapshot_dir(name: str) -> Path:
+    path = SHARED_SCHEMA / name
+    if not path.is_dir():
+        pytest.fail(f"the shared schema snapshot {path} is missing (../shared beside the checkout)")
+    return path
+
+
+def run_python(stage: Path, code: str) -> str:
+    """Run ``code`` in a fresh interpreter that imports the staged ``srmlink`` tree."""
+    env = {**os.environ, "PYTHONPATH": str(stage)}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=stage,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"subprocess failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """Generate a schema directory into a staged tree of its own (cached per schema)."""
+    cache: dict[Path, Path] = {}
+
+    def stage(schema: Path) -> Path:
+        if schema not in cache:
+            result = generate(schema, None)
+            dest = tmp_path_factory.mktemp(f"stage-{schema.name}")
+            cache[schema] = stage_package(dest, result.files)
+        return cache[schema]
+
+    return stage

@@ -1,0 +1,147 @@
+"""Integration: SpiderRock's real published schema snapshots generate and resolve."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from srmlink.codegen.build import build_schema
+
+from .conftest import SNAPSHOTS, run_python, snapshot_dir
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_every_getmsgtypes_entry_resolves(snapshot: str, staged: Callable[[Path], Path]) -> None:
+    schema_dir = snapshot_dir(snapshot)
+    msgtypes = schema_dir / "getmsgtypes.json"
+    stage = staged(schema_dir)
+    # Every name with a definition resolves to its class and number; the others stay known.
+    out = run_python(
+        stage,
+        f"""
+        import json, pathlib
+        from srmlink.errors import UndefinedMessageError
+        from srmlink.messages import registry
+        path = pathlib.Path({str(msgtypes)!r})
+        entries = json.loads(path.read_text()) if path.exists() else []
+        resolved = undefined = 0
+        for item in entries:
+            msg = item["message"]
+            try:
+                cls = registry.by_name(msg["name"])
+            except UndefinedMessageError:
+                entry = registry.entry(msg["name"])
+                assert entry.number == msg["mNum"], entry
+                undefined += 1
+                continue
+            assert cls.MSG_NAME == msg["name"], (cls, msg)
+            assert cls.MSG_NUM == msg["mNum"], (cls.MSG_NUM, msg)
+            assert registry.by_number(msg["mNum"]) is cls
+            resolved += 1
+        print(json.dumps({{"resolved": resolved, "undefined": undefined,
+                          "classes": len(registry), "entries": len(registry.entries())}}))
+        """,
+    )
+    counts = json.loads(out)
+    if snapshot == "2026-07":
+        assert counts["resolved"] == 270
+        assert counts["undefined"] == 0
+    elif snapshot == "2023-05":
+        assert counts["undefined"] == 2
+        assert counts["resolved"] == 77
+    assert counts["classes"] == len(list(build_schema(schema_dir).messages))
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "name", "mnum"),
+    [
+        ("2026-07", "OptionNbboQuote", 2785),
+        ("2026-07", "QueryResult", 3445),
+        ("2026-07", "MLinkStream", 3380),
+        ("2023-05", "OptionNbboQuote", 2745),
+        ("2023-05", "QueryResult", 3320),
+        ("2023-07", "OptionNbboQuote", 2785),
+    ],
+)
+def test_known_message_numbers(
+    snapshot: str, name: str, mnum: int, staged: Callable[[Path], Path]
+) -> None:
+    stage = staged(snapshot_dir(snapshot))
+    out = run_python(
+        stage,
+        f"""
+        from srmlink.messages import registry
+        cls = registry.by_name({name.lower()!r})
+        print(cls.__name__, cls.MSG_NUM, registry.by_number({mnum}).__name__)
+        """,
+    )
+    assert out.split() == [name, str(mnum), name]
+
+
+def test_2026_dictionary_only_messages_have_classes(staged: Callable[[Path], Path]) -> None:
+    schema_dir = snapshot_dir("2026-07")
+    schema = build_schema(schema_dir)
+    dict_only = [m.name for m in schema.messages if m.origin.value == "dictionary"]
+    assert len(dict_only) >= 20
+    out = run_python(
+        staged(schema_dir),
+        f"""
+        from srmlink.messages import registry
+        for name in {dict_only!r}:
+            cls = registry.by_name(name)
+            assert cls.SPEC.origin == "dictionary", name
+            assert all(f.proto_number is None for f in cls.SPEC.fields), name
+        print(len({dict_only!r}))
+        """,
+    )
+    assert int(out) == len(dict_only)
+
+
+def test_2023_05_undefined_names_stay_known(staged: Callable[[Path], Path]) -> None:
+    out = run_python(
+        staged(snapshot_dir("2023-05")),
+        """
+        from srmlink.messages import registry
+        from srmlink.errors import UndefinedMessageError
+        for name in ("ClientFirmConfig", "UserConfig"):
+            entry = registry.entry(name)
+            assert not entry.defined and entry.number is not None
+            try:
+                registry.by_name(name)
+            except UndefinedMessageError as exc:
+                assert name in str(exc)
+            else:
+                raise AssertionError(name)
+        print(sorted(e.name for e in registry.undefined))
+        """,
+    )
+    assert out.strip() == "['ClientFirmConfig', 'UserConfig']"
+
+
+def test_2026_reconciliation_facts() -> None:
+    schema = build_schema(snapshot_dir("2026-07"))
+    kinds: dict[str, int] = {}
+    for issue in schema.issues:
+        kinds[issue.kind] = kinds.get(issue.kind, 0) + 1
+    # protocol-notes.md measured several hundred number disagreements; each is reported.
+    assert kinds["field-number-mismatch"] > 500
+    assert kinds["message-only-in-dictionary"] >= 20
+    assert kinds["message-only-in-proto"] >= 14
+    nbbo = next(m for m in schema.messages if m.name == "OptionNbboQuote")
+    wires = {f.wire_name: f for f in nbbo.fields}
+    assert wires["bidPrice"].proto_number == 103
+    assert wires["bidMask"].proto_number == 161 and wires["bidMask"].dict_number == 127
+    assert nbbo.pkey is not None and [f.wire_name for f in nbbo.pkey.fields] == ["okey"]
+    ready = next(e for e in schema.enums if e.name == "ReadyScan")
+    assert [(m.wire_name, m.number) for m in ready.members] == [
+        ("None", 0),
+        ("Incremental", 2),
+        ("FullScan", 3),
+    ]
+    subscribe = next(m for m in schema.messages if m.name == "MLinkSubscribe")
+    assert [g.wire_name for g in subscribe.groups] == ["Subscribe", "Unsubscribe", "View"]
+    group = subscribe.groups[0]
+    assert [f.wire_name for f in group.fields] == ["msgName", "msgPKey", "highwaterTs"]
