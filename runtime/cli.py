@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if files would change"
     )
     gen.set_defaults(handler=_generate)
+    from .codegen.schema_cli import add_schema_commands
+
+    add_schema_commands(commands)
     return parser
 
 

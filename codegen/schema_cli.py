@@ -1,0 +1,146 @@
+"""``srmlink schema diff | lock | check``: what changed in the schema, and does it break us.
+
+- ``diff OLD NEW``: the changelog between two schema directories (either may be a
+  ``schema.lock`` file instead, which reports less: see :mod:`srmlink.codegen.lock`).
+- ``lock``: write ``schema.lock`` for the configured schema.
+- ``check``: compare the configured schema with ``schema.lock``; exit 1 and print the
+  changelog if they differ.
+
+The configured schema is found as ``srmlink generate`` finds it (``--schema``,
+``$SRMLINK_SCHEMA``, ``proto_files/``, ``../shared/spiderrock-schema/2026-07``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import GENERATOR_VERSION
+from .diff import SchemaDiff, diff_schemas
+from .errors import SchemaError
+from .ir import Schema
+from .lock import Lock, diff_lock, diff_locks, load_lock, make_lock
+
+__all__ = ["add_schema_commands"]
+
+DEFAULT_LOCK = "schema.lock"
+_SCHEMA_HELP = (
+    "schema directory (default: $SRMLINK_SCHEMA, ./proto_files, "
+    "../shared/spiderrock-schema/2026-07)"
+)
+
+
+def add_schema_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``schema diff``, ``schema lock`` and ``schema check`` under ``subparsers``."""
+    schema = subparsers.add_parser("schema", help="schema changelogs and the schema.lock check")
+    commands = schema.add_subparsers(dest="schema_command", required=True)
+
+    diff = commands.add_parser("diff", help="the changelog from OLD to NEW")
+    diff.add_argument("old", type=Path, help="schema directory or schema.lock file")
+    diff.add_argument("new", type=Path, help="schema directory (or schema.lock file)")
+    diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    diff.add_argument("--output", metavar="FILE", type=Path, help="write here, not to stdout")
+    diff.set_defaults(handler=_diff)
+
+    lock = commands.add_parser("lock", help="write schema.lock for the configured schema")
+    lock.add_argument("--schema", metavar="DIR", help=_SCHEMA_HELP)
+    lock.add_argument("--output", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK))
+    lock.set_defaults(handler=_lock)
+
+    check = commands.add_parser(
+        "check", help="exit 1 and print the changelog if the schema differs from schema.lock"
+    )
+    check.add_argument("--schema", metavar="DIR", help=_SCHEMA_HELP)
+    check.add_argument("--lock", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK))
+    check.set_defaults(handler=_check)
+
+
+def _build(root: Path) -> Schema:
+    # Imported here: the loaders pull in protoc (~0.1 s), which other commands never need.
+    from .build import build_schema  # noqa: PLC0415
+
+    return build_schema(root)
+
+
+def _configured(explicit: str | None) -> Path:
+    from .locate import locate_schema  # noqa: PLC0415
+
+    return locate_schema(explicit)
+
+
+def _side(path: Path) -> Schema | Lock:
+    return load_lock(path) if path.is_file() else _build(path)
+
+
+def _compare(old: Schema | Lock, new: Schema | Lock) -> SchemaDiff:
+    if isinstance(old, Schema) and isinstance(new, Schema):
+        return diff_schemas(old, new)
+    # With a lock on either side, only what a lock records can be compared.
+    old_lock = make_lock(old) if isinstance(old, Schema) else old
+    return diff_lock(old_lock, new) if isinstance(new, Schema) else diff_locks(old_lock, new)
+
+
+def _fail(command: str, exc: SchemaError) -> int:
+    print(f"srmlink schema {command}: {exc}", file=sys.stderr)
+    return 2
+
+
+def _diff(args: argparse.Namespace) -> int:
+    try:
+        result = _compare(_side(args.old), _side(args.new))
+    except SchemaError as exc:
+        return _fail("diff", exc)
+    text = result.to_json() if args.format == "json" else result.to_markdown()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"{len(result.changes)} changes ({len(result.breaking)} breaking) -> {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> int:
+    try:
+        root = _configured(args.schema)
+        lock = make_lock(_build(root))
+    except SchemaError as exc:
+        return _fail("lock", exc)
+    args.output.write_text(lock.dumps(), encoding="utf-8")
+    print(
+        f"wrote {args.output}: schema {lock.label} ({root}), {len(lock.messages)} message types, "
+        f"{len(lock.enums)} enums"
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    if not args.lock.is_file():
+        print(
+            f"srmlink schema check: {args.lock} does not exist; "
+            "write it with `srmlink schema lock`",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        lock = load_lock(args.lock)
+        root = _configured(args.schema)
+        result = diff_lock(lock, _build(root))
+    except SchemaError as exc:
+        return _fail("check", exc)
+    if not result.changes:
+        print(f"OK: schema {root} matches {args.lock} ({len(lock.messages)} message types)")
+        return 0
+    if lock.generator_version != GENERATOR_VERSION:
+        # Fingerprints cover reconciled fields: a newer generator may reconcile differently.
+        print(
+            f"note: {args.lock} was written by generator version {lock.generator_version}, "
+            f"this is {GENERATOR_VERSION}; some differences may come from the generator.\n"
+        )
+    sys.stdout.write(result.to_markdown())
+    print(
+        f"\n{args.lock} does not match the schema in {root}: {len(result.changes)} changes, "
+        f"{len(result.breaking)} breaking. Regenerate (`srmlink generate`), review, then "
+        "`srmlink schema lock`."
+    )
+    return 1
