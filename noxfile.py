@@ -13,7 +13,7 @@ nox.options.reuse_existing_virtualenvs = True
 ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parent / "shared" / "spiderrock-schema"
 SNAPSHOTS = ("2026-07", "2023-07", "2023-05")
-SOURCES = ["runtime", "codegen", "tests", "noxfile.py", "setup.py"]
+SOURCES = ["runtime", "codegen", "tests", "benchmarks", "noxfile.py", "setup.py"]
 
 
 def _install(session: nox.Session) -> None:
@@ -73,6 +73,13 @@ def tests(session: nox.Session) -> None:
     _install(session)
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
     session.run("pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": profile})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Codec benchmark: typed decode / encode against orjson and json baselines, one process."""
+    _install(session)
+    session.run("python", "benchmarks/bench_codec.py", *session.posargs)
 
 
 @nox.session

@@ -41,10 +41,17 @@ class GenerateThenBuildPy(build_py):
 setup(
     package_dir={
         "srmlink": "runtime",
+        "srmlink.codec": "runtime/codec",
         "srmlink.codegen": "codegen",
         "srmlink.codegen.sources": "codegen/sources",
         "srmlink.messages": "generated",
     },
-    packages=["srmlink", "srmlink.codegen", "srmlink.codegen.sources", "srmlink.messages"],
+    packages=[
+        "srmlink",
+        "srmlink.codec",
+        "srmlink.codegen",
+        "srmlink.codegen.sources",
+        "srmlink.messages",
+    ],
     cmdclass={"build_py": GenerateThenBuildPy},
 )

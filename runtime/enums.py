@@ -147,6 +147,9 @@ class SRFlag(SREnum):
 
     @classmethod
     def from_wire(cls, wire_name: str) -> Self:
+        found = cls._by_wire.get(wire_name)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
         names = [p.strip() for p in wire_name.replace("|", ",").split(",") if p.strip()]
         if len(names) <= 1:
             return super().from_wire(wire_name)

@@ -96,6 +96,7 @@ _CALL_PUTS_BY_WORD = {
 
 _TOKEN = re.compile(r"[A-Z][A-Z0-9]*")
 _DIGITS = re.compile(r"[0-9]+")
+_SYMBOL_SPECIAL = re.compile(r"[|\s]")
 # Only the plain positional form: float() would also take "1e5", "inf" or "1_000".
 _STRIKE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
@@ -132,6 +133,9 @@ def _symbol(value: object) -> str:
     text = _string(value)
     if not text:
         raise _Bad("empty symbol")
+    # Keys are built for every decoded record: take the C-speed path for the common case.
+    if text.isprintable() and _SYMBOL_SPECIAL.search(text) is None:
+        return text
     for index, char in enumerate(text):
         if char == "|" or char.isspace() or not char.isprintable():
             raise _Bad(f"{char!r} is not allowed in a symbol", index)
@@ -159,7 +163,9 @@ def _date(value: object) -> _dt.date:
 
 
 def _strike(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if value.__class__ is not float and (
+        isinstance(value, bool) or not isinstance(value, numbers.Real)
+    ):
         raise _Bad(f"expected a number, got {type(value).__name__}")
     try:
         number = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0, which prints as "0"

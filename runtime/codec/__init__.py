@@ -1,0 +1,260 @@
+"""Encode and decode MLink messages: JSON, framed JSON and protobuf, with no I/O.
+
+>>> messages = decode(body, "jsonf")             # REST body or WebSocket frame -> objects
+>>> body = encode(messages, "proto")             # objects -> framed protobuf
+>>> decoder = FrameDecoder("proto")              # a stream cut into arbitrary chunks
+>>> for chunk in chunks: handle(decoder.feed(chunk))
+
+Errors: a corrupt frame header, a bad length or truncated data raise
+:class:`~srmlink.errors.FramingError` (with the byte offset); invalid JSON / protobuf or a field
+of the wrong type raise :class:`~srmlink.errors.DecodeError` (with the message type and field).
+A message type the registry does not know becomes an :class:`UnknownMessage` that keeps its raw
+bytes, and decoding goes on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from ..errors import DecodeError, EncodeError, UnknownMessageError
+from ..framing import FrameSplitter, encode_frame, split_frames
+from ..message import Message
+from .envelope import Envelope, Header, UnknownMessage, parse_header
+from .jsonc import json_decoder, json_encoder
+from .protoc import proto_decoder, proto_encoder
+
+if TYPE_CHECKING:
+    from ..framing import Frame
+    from ..registry import Registry
+
+__all__ = [
+    "Encoding",
+    "Envelope",
+    "FrameDecoder",
+    "Header",
+    "UnknownMessage",
+    "decode",
+    "decode_envelopes",
+    "encode",
+]
+
+Encoding = Literal["json", "jsonf", "proto"]
+_ENCODINGS = ("json", "jsonf", "proto")
+
+
+def _default_registry() -> Registry:
+    from ..messages import registry  # noqa: PLC0415 - generated package, imported on first use
+
+    return registry
+
+
+def _check_encoding(encoding: str) -> None:
+    if encoding not in _ENCODINGS:
+        raise ValueError(f"encoding must be one of {_ENCODINGS}, not {encoding!r}")
+
+
+class _Decoding:
+    """Decoding state shared by the one-shot and incremental APIs.
+
+    With ``envelopes`` each result is an :class:`Envelope` (typed header, offset); without,
+    the bare message, skipping the header parsing that most callers never look at.
+    """
+
+    def __init__(self, encoding: str, registry: Registry | None, *, envelopes: bool) -> None:
+        _check_encoding(encoding)
+        self.encoding = encoding
+        self.envelopes = envelopes
+        self.registry = registry if registry is not None else _default_registry()
+        self._by_name: dict[str, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
+        self._by_mnum: dict[int, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
+
+    def _class(self, name: str | None, mnum: int | None) -> type[Message] | None:
+        try:
+            if name is not None:
+                return self.registry.by_name(name)
+            if mnum is not None:
+                return self.registry.by_number(mnum)
+        except UnknownMessageError:
+            return None
+        return None
+
+    def _json_target(self, name: str) -> tuple[type[Message] | None, Callable[[Any], Any] | None]:
+        found = self._by_name.get(name)
+        if found is None:
+            cls = self._class(name, None)
+            found = (cls, json_decoder(cls) if cls is not None else None)
+            self._by_name[name] = found
+        return found
+
+    def _proto_target(self, mnum: int) -> tuple[type[Message] | None, Callable[[Any], Any] | None]:
+        found = self._by_mnum.get(mnum)
+        if found is None:
+            cls = self._class(None, mnum)
+            usable = cls is not None and cls.SPEC.origin != "dictionary"
+            found = (cls, proto_decoder(cls) if usable and cls is not None else None)
+            self._by_mnum[mnum] = found
+        return found
+
+    def json_item(self, obj: Any, raw: bytes | None, mnum: int | None, offset: int) -> Any:
+        """One JSON envelope (``raw``: its exact bytes when framed)."""
+        if obj.__class__ is not dict:
+            raise DecodeError("expected a JSON object {header, message}", offset=offset)
+        head = obj.get("header")
+        header: Header | None = None
+        mtyp = head.get("mTyp") if head.__class__ is dict else None
+        if self.envelopes or mtyp.__class__ is not str:
+            header = parse_header(head, offset)  # raises for a malformed header
+            mtyp = header.mtyp
+        assert isinstance(mtyp, str)  # parse_header rejects anything else
+        cls, decoder = self._json_target(mtyp)
+        result: Message | UnknownMessage
+        if cls is None or decoder is None:
+            data = raw if raw is not None else orjson.dumps(obj)
+            result = UnknownMessage(mtyp, mnum, self.encoding, data)
+        else:
+            body = obj.get("message")
+            if body.__class__ is not dict:
+                raise DecodeError(
+                    "'message' must be a JSON object", message_type=cls.MSG_NAME, offset=offset
+                )
+            try:
+                result = decoder(body)
+            except DecodeError as exc:
+                exc.offset = offset
+                raise
+        return Envelope(header, result, offset) if header is not None else result
+
+    def frame(self, kind: str, mnum: int, payload: bytes, offset: int) -> Any:
+        """One framed message."""
+        if kind == "J":
+            return self.json_item(_loads(payload, offset), payload, mnum, offset)
+        cls, decoder = self._proto_target(mnum)
+        result: Message | UnknownMessage
+        if cls is None or decoder is None:
+            name = cls.MSG_NAME if cls is not None else None
+            result = UnknownMessage(name, mnum, self.encoding, payload)
+        else:
+            try:
+                result = decoder(payload)
+            except DecodeError as exc:
+                exc.offset = offset
+                raise
+        if self.envelopes:
+            return Envelope(Header(mtyp=cls.MSG_NAME if cls is not None else None), result, offset)
+        return result
+
+    def document(self, data: bytes) -> list[Any]:
+        """A plain JSON body: an array of envelopes, or one envelope (a WebSocket frame)."""
+        parsed = _loads(data, 0)
+        items = parsed if parsed.__class__ is list else [parsed]
+        return [self.json_item(item, None, None, 0) for item in items]
+
+    def body(self, data: bytes) -> list[Any]:
+        """A complete body in this decoder's encoding."""
+        if self.encoding == "json":
+            return self.document(data)
+        frame = self.frame
+        return [frame(*parts) for parts in split_frames(data)]
+
+
+def _loads(data: bytes, offset: int) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc}", offset=offset + exc.pos) from None
+
+
+def decode_envelopes(
+    data: bytes, encoding: Encoding, *, registry: Registry | None = None
+) -> list[Envelope]:
+    """Every message of a complete body with its envelope header, in order."""
+    return _Decoding(encoding, registry, envelopes=True).body(data)
+
+
+def decode(
+    data: bytes, encoding: Encoding, *, registry: Registry | None = None
+) -> list[Message | UnknownMessage]:
+    """Every message of a complete body (REST response or WebSocket frame), in order."""
+    return _Decoding(encoding, registry, envelopes=False).body(data)
+
+
+class FrameDecoder:
+    """Incremental decoding of a stream fed in arbitrary chunks.
+
+    For ``jsonf`` and ``proto`` a message may be cut across chunks and a chunk may carry many.
+    For ``json`` every chunk must be a complete document (one WebSocket frame).
+    After a :class:`~srmlink.errors.FramingError` the decoder stops (every later feed raises
+    it again): the stream has lost its boundaries. A :class:`~srmlink.errors.DecodeError` in
+    one message does not stop it: that frame is consumed and the next feed goes on.
+    """
+
+    def __init__(self, encoding: Encoding, *, registry: Registry | None = None) -> None:
+        self._messages = _Decoding(encoding, registry, envelopes=False)
+        self._envelopes = _Decoding(encoding, self._messages.registry, envelopes=True)
+        self._splitter = FrameSplitter()
+        self._pending: deque[Frame] = deque()
+
+    def _feed(self, state: _Decoding, chunk: bytes) -> list[Any]:
+        if state.encoding == "json":
+            return state.document(chunk)
+        pending = self._pending
+        pending.extend(self._splitter.feed(chunk))
+        out: list[Any] = []
+        while pending:
+            # Popped before decoding: a message that fails to decode is consumed, not retried.
+            f = pending.popleft()
+            out.append(state.frame(f.kind, f.mnum, f.payload, f.offset))
+        return out
+
+    def feed(self, chunk: bytes) -> list[Message | UnknownMessage]:
+        """Add ``chunk``; every message it completes, in order."""
+        return self._feed(self._messages, chunk)
+
+    def feed_envelopes(self, chunk: bytes) -> list[Envelope]:
+        """Add ``chunk``; the envelopes of every message it completes."""
+        return self._feed(self._envelopes, chunk)
+
+    def close(self) -> None:
+        """The stream ended: raises FramingError if it ended inside a frame."""
+        self._splitter.close()
+
+
+def _envelope_dict(message: Message, header: dict[str, Any] | None) -> dict[str, Any]:
+    head = {"mTyp": message.MSG_NAME}
+    if header:
+        head.update(header)
+    return {"header": head, "message": json_encoder(type(message))(message)}
+
+
+def encode(
+    messages: Iterable[Message],
+    encoding: Encoding,
+    *,
+    header: dict[str, Any] | None = None,
+) -> bytes:
+    """Serialise ``messages`` for MLink: a JSON array, or concatenated frames.
+
+    Framed headers carry each class's ``MSG_NUM`` and the exact payload length. ``header``
+    adds members to each JSON envelope header (for example ``sTim``).
+
+    Raises:
+        EncodeError: a message has no number (framed encodings) or cannot travel as protobuf.
+    """
+    _check_encoding(encoding)
+    items: Sequence[Message] = list(messages)
+    if encoding == "json":
+        return orjson.dumps([_envelope_dict(m, header) for m in items])
+    out = bytearray()
+    for m in items:
+        mnum = m.MSG_NUM
+        if mnum is None:
+            raise EncodeError(f"{m.MSG_NAME} has no message number: framed encodings need one")
+        if encoding == "jsonf":
+            out += encode_frame("J", mnum, orjson.dumps(_envelope_dict(m, header)))
+        else:
+            out += encode_frame("P", mnum, proto_encoder(type(m))(m))
+    return bytes(out)

@@ -1,0 +1,257 @@
+"""JSON <-> generated objects, one compiled decoder and encoder per class.
+
+Wire names, keys in their compact form, enums as SpiderRock names, DateTime / DateKey /
+TimeSpan as text (see :mod:`.values`), repeaters as arrays. Unknown members are ignored; a
+member of the wrong type raises :class:`~srmlink.errors.DecodeError` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..enums import SREnum
+from ..errors import DecodeError, KeyParseError
+from ..keys import ExpiryKey, OptionKey, TickerKey
+from ..message import FieldSpec, MessageSpec
+from ._compile import compile_function, is_frozen
+from .values import (
+    format_date,
+    format_datetime,
+    format_timespan,
+    parse_date,
+    parse_datetime,
+    parse_timespan,
+)
+
+__all__ = ["json_decoder", "json_encoder"]
+
+Decoder = Callable[[Any], Any]
+Encoder = Callable[[Any], dict[str, Any]]
+
+_INTS = frozenset({"Byte", "Short", "UShort", "Int", "UInt", "Long", "ULong"})
+_STRS = frozenset({"String", "Text1", "Text2"})
+_KEYS: dict[str, type[Any]] = {
+    "TickerKey": TickerKey,
+    "ExpiryKey": ExpiryKey,
+    "OptionKey": OptionKey,
+}
+
+
+def _bad(field: str, value: object, expected: str) -> DecodeError:
+    return DecodeError(
+        f"expected {expected}, got {type(value).__name__} {value!r:.60}", field=field
+    )
+
+
+def _float(value: object, field: str) -> float:
+    if value.__class__ is int:
+        return float(value)
+    raise _bad(field, value, "a number")
+
+
+def _int(value: object, field: str) -> int:
+    if value.__class__ is float and value.is_integer():
+        return int(value)
+    raise _bad(field, value, "an integer")
+
+
+def _str(value: object, field: str) -> str:
+    raise _bad(field, value, "a string")
+
+
+def _enum(enum: type[SREnum], value: object, field: str) -> SREnum:
+    if value.__class__ is str:
+        return enum.from_wire(value)
+    if value.__class__ is int:
+        return enum.from_number(value)
+    raise _bad(field, value, f"a {enum.__name__} name")
+
+
+def _convert(parse: Callable[[Any], Any], value: object, field: str, what: str) -> Any:
+    try:
+        return parse(value)
+    except (ValueError, TypeError, KeyParseError) as exc:
+        raise DecodeError(f"invalid {what} {value!r:.60}: {exc}", field=field) from None
+
+
+def _list(value: object, field: str) -> list[Any]:
+    if value.__class__ is list:
+        return value
+    raise _bad(field, value, "an array")
+
+
+def _obj(value: object, field: str) -> dict[str, Any]:
+    if value.__class__ is dict:
+        return value
+    raise _bad(field, value, "an object")
+
+
+_KEY_MEMBERS = {
+    "TickerKey": ("at", "ts", "tk"),
+    "ExpiryKey": ("at", "ts", "tk", "dt"),
+    "OptionKey": ("at", "ts", "tk", "dt", "xx", "cp"),
+}
+_KEY_CACHE_LIMIT = 1 << 17
+
+
+def _key_converter(sr_type: str) -> Callable[[Any, str], Any]:
+    """Compact JSON key -> key object, memoised: a stream repeats the same keys constantly,
+    and keys are immutable, so one instance per distinct key is safe to share."""
+    parse = _KEYS[sr_type].from_json
+    members = _KEY_MEMBERS[sr_type]
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def convert(value: Any, field: str) -> Any:
+        if value.__class__ is not dict:
+            raise _bad(field, value, f"a {sr_type} object")
+        get = value.get
+        ident = tuple([get(m) for m in members])
+        try:
+            found = cache.get(ident)
+        except TypeError:  # an unhashable member: let the parser say what is wrong
+            found = None
+        if found is None:
+            found = _convert(parse, value, field, sr_type)
+            if len(cache) >= _KEY_CACHE_LIMIT:
+                cache.clear()
+            cache[ident] = found  # parse succeeded, so every member is a hashable JSON scalar
+        return found
+
+    return convert
+
+
+def _decode_lines(spec: FieldSpec, ns: dict[str, Any], i: int) -> list[str]:
+    """Source lines converting local ``v`` (not None) for one field, in place."""
+    wire = repr(spec.wire_name)
+    sr = spec.sr_type
+    if sr in ("Float", "Double"):
+        return [f"if v.__class__ is not float: v = _float(v, {wire})"]
+    if sr in _INTS:
+        return [f"if v.__class__ is not int: v = _int(v, {wire})"]
+    if sr in _STRS:
+        return [f"if v.__class__ is not str: v = _str(v, {wire})"]
+    if sr in ("Enum", "Flag") and spec.type is not None:
+        ns[f"E{i}"] = spec.type
+        if sr == "Enum":
+            ns[f"W{i}"] = spec.type._by_wire
+            return [f"v = (W{i}.get(v) if v.__class__ is str else None) or _enum(E{i}, v, {wire})"]
+        ns[f"W{i}"] = spec.type._by_wire
+        return [f"v = (W{i}.get(v) if v.__class__ is str else None) or _enum(E{i}, v, {wire})"]
+    if sr in _KEYS:
+        ns[f"K{i}"] = _key_converter(sr)
+        return [f"v = K{i}(v, {wire})"]
+    if sr == "DateTime":
+        return [
+            f"v = _convert(_parse_datetime, _str(v, {wire}) if v.__class__ is not str "
+            f"else v, {wire}, 'DateTime')"
+        ]
+    if sr == "DateKey":
+        return [
+            f"v = _convert(_parse_date, _str(v, {wire}) if v.__class__ is not str "
+            f"else v, {wire}, 'DateKey')"
+        ]
+    if sr == "TimeSpan":
+        return [f"v = _convert(_parse_timespan, v, {wire}, 'TimeSpan')"]
+    if sr == "Repeater" and spec.type is not None:
+        ns[f"G{i}"] = json_decoder(spec.type)
+        return [f"v = tuple([G{i}(_obj(x, {wire})) for x in _list(v, {wire})])"]
+    if sr == "PKey" and spec.type is not None:
+        ns[f"G{i}"] = json_decoder(spec.type)
+        return [f"v = G{i}(_obj(v, {wire}))"]
+    raise TypeError(f"no JSON decoding for SR type {sr!r} ({spec.wire_name})")
+
+
+_BASE_NS: dict[str, Any] = {
+    "_float": _float,
+    "_int": _int,
+    "_str": _str,
+    "_enum": _enum,
+    "_convert": _convert,
+    "_list": _list,
+    "_obj": _obj,
+    "_parse_datetime": parse_datetime,
+    "_parse_date": parse_date,
+    "_parse_timespan": parse_timespan,
+    "DecodeError": DecodeError,
+}
+_DECODERS: dict[type, Decoder] = {}
+_ENCODERS: dict[type, Encoder] = {}
+
+
+def json_decoder(cls: type) -> Decoder:
+    """``f(obj: dict) -> cls`` for the message / group / key class ``cls`` (cached)."""
+    found = _DECODERS.get(cls)
+    if found is not None:
+        return found
+    spec: MessageSpec = cls.SPEC  # type: ignore[attr-defined]
+    ns: dict[str, Any] = {
+        **_BASE_NS,
+        "_cls": cls,
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+    }
+    # Frozen classes (primary keys) refuse attribute assignment after construction.
+    frozen = is_frozen(cls)
+    lines = ["def decode(d):", "    g = d.get", "    o = _new(_cls)", "    try:"]
+    for i, f in enumerate(spec.fields):
+        lines.append(f"        v = g({f.wire_name!r})")
+        lines.append("        if v is not None:")
+        lines.extend(f"            {line}" for line in _decode_lines(f, ns, i))
+        lines.append(f"        _set(o, {f.name!r}, v)" if frozen else f"        o.{f.name} = v")
+    lines += [
+        "    except DecodeError as exc:",
+        "        if exc.message_type is None:",
+        f"            raise DecodeError(exc.reason, message_type={_type_name(cls)!r},"
+        " field=exc.field) from None",
+        "        raise",
+        "    return o",
+    ]
+    decoder = compile_function("decode", lines, ns)
+    _DECODERS[cls] = decoder
+    return decoder
+
+
+def _type_name(cls: type) -> str:
+    return str(getattr(cls, "MSG_NAME", cls.__name__))
+
+
+def _encode_expr(spec: FieldSpec, ns: dict[str, Any], i: int) -> str:
+    sr = spec.sr_type
+    if sr in ("Float", "Double") or sr in _INTS or sr in _STRS:
+        return "v"
+    if sr in ("Enum", "Flag"):
+        return "v.wire_name if v.wire_name is not None else v.number"
+    if sr in _KEYS:
+        return "v.to_json()"
+    if sr == "DateTime":
+        return "_format_datetime(v)"
+    if sr == "DateKey":
+        return "_format_date(v)"
+    if sr == "TimeSpan":
+        return "_format_timespan(v)"
+    if sr in ("Repeater", "PKey") and spec.type is not None:
+        ns[f"G{i}"] = json_encoder(spec.type)
+        return f"[G{i}(x) for x in v]" if sr == "Repeater" else f"G{i}(v)"
+    raise TypeError(f"no JSON encoding for SR type {sr!r} ({spec.wire_name})")
+
+
+def json_encoder(cls: type) -> Encoder:
+    """``f(obj: cls) -> dict`` with wire names; unset (None) fields are left out (cached)."""
+    found = _ENCODERS.get(cls)
+    if found is not None:
+        return found
+    spec: MessageSpec = cls.SPEC  # type: ignore[attr-defined]
+    ns: dict[str, Any] = {
+        "_format_datetime": format_datetime,
+        "_format_date": format_date,
+        "_format_timespan": format_timespan,
+    }
+    lines = ["def encode(o):", "    d = {}"]
+    for i, f in enumerate(spec.fields):
+        lines.append(f"    v = o.{f.name}")
+        lines.append(f"    if v is not None: d[{f.wire_name!r}] = {_encode_expr(f, ns, i)}")
+    lines.append("    return d")
+    encoder = compile_function("encode", lines, ns)
+    _ENCODERS[cls] = encoder
+    return encoder
