@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 from attrs import define, field
 
 from .enums import EnumCollector
@@ -140,7 +141,7 @@ def _message(cand: _Candidate, enums: EnumCollector, issues: list[Issue]) -> Mes
     token = _token(name, proto, dmsg, mt, issues)
     builder = FieldBuilder(name, enums, issues)
     pool = ProtoPool.of(proto)
-    dict_fields = dmsg.fields if dmsg is not None else ()
+    dict_fields = _place_group_children(name, dmsg.fields if dmsg is not None else (), pool, issues)
     top = [f for f in dict_fields if f.repeater is None and f.sr_type != "Repeater"]
     pkey_rows, body_rows = _split_pkey(name, top, pool, dmsg is not None and proto is None, issues)
     has_dict = dmsg is not None
@@ -220,6 +221,52 @@ def _token(
             )
         )
     return next(iter(known.values()), "")
+
+
+def _place_group_children(
+    name: str, rows: Sequence[DictField], pool: ProtoPool, issues: list[Issue]
+) -> tuple[DictField, ...]:
+    """Move top-level rows that belong to a proto repeated group into that group.
+
+    The 2023 dictionary layout has no Repeater rows: a group's children are listed as if they
+    were top-level fields (so names repeat: ``secKey`` of the key and of each leg). A row
+    goes to a group when no unclaimed top-level or key field of the proto has its name but a
+    field of a repeated group without a dictionary Repeater row does.
+    """
+    listed = {normalise(r.name) for r in rows if r.sr_type == "Repeater"}
+    children = {
+        key: {normalise(f.name) for f in nested.fields}
+        for key, (_, nested) in pool.groups.items()
+        if key not in listed
+    }
+    if not children:
+        return tuple(rows)
+    unclaimed = [normalise(f.name) for f in (*pool.pkey, *pool.top)]
+    out: list[DictField] = []
+    for row in rows:
+        key = normalise(row.name)
+        if row.repeater is None and row.sr_type != "Repeater":
+            if key in unclaimed:
+                unclaimed.remove(key)
+            else:
+                group = next((g for g, names in children.items() if key in names), None)
+                if group is not None:
+                    proto_field = pool.groups[group][0]
+                    moved = attrs.evolve(row, repeater=proto_field.name)
+                    issues.append(
+                        Issue(
+                            "repeater-inferred",
+                            name,
+                            row.name,
+                            f"{row.where}: placed in repeated group "
+                            f"{proto_field.name} (the proto's; the dictionary "
+                            "has no Repeater row)",
+                        )
+                    )
+                    out.append(moved)
+                    continue
+        out.append(row)
+    return tuple(out)
 
 
 def _split_pkey(

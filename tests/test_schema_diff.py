@@ -213,10 +213,12 @@ def test_real_2023_07_to_2026_07(real: dict[str, Schema]) -> None:
         "message-removed": (7, 0),
         "mnum-changed": (0, 27),
         "token-moved": (0, 3),
-        "primary-key-changed": (2, 0),
+        # ProductDefinitionV2's legs sit in its Legs group (inferred from the proto: the 2023
+        # dictionary has no Repeater rows), not duplicated into its primary key.
+        "primary-key-changed": (1, 0),
         "field-added": (0, 236),
-        "field-removed": (51, 0),
-        "field-retyped": (23, 19),
+        "field-removed": (44, 0),
+        "field-retyped": (22, 19),
         "proto-number-changed": (432, 9),
         "enum-added": (0, 258),
         "enum-removed": (14, 0),
