@@ -36,11 +36,20 @@ def snapshot_dir(name: str) -> Path:
     return path
 
 
+# An editable install adds a finder that would fill in any module missing from a staged tree
+# with the checkout's own generated one; staged trees must stand alone.
+_ISOLATE = (
+    "import sys\n"
+    "sys.meta_path[:] = [f for f in sys.meta_path\n"
+    "                    if not str(getattr(f, '__module__', '')).startswith('__editable__')]\n"
+)
+
+
 def run_python(stage: Path, code: str) -> str:
-    """Run ``code`` in a fresh interpreter that imports the staged ``srmlink`` tree."""
+    """Run ``code`` in a fresh interpreter that imports only the staged ``srmlink`` tree."""
     env = {**os.environ, "PYTHONPATH": str(stage)}
     proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", _ISOLATE + textwrap.dedent(code)],
         capture_output=True,
         text=True,
         env=env,

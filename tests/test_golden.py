@@ -3,6 +3,7 @@ and the output passes mypy --strict and imports."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def test_golden_output_is_mypy_strict_clean(tmp_path: Path) -> None:
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "srmlink.messages"],
         capture_output=True,
         text=True,
-        env={"MYPYPATH": str(stage), "PATH": ""},
+        env={**os.environ, "MYPYPATH": str(stage)},
         cwd=stage,
         check=False,
     )
