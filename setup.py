@@ -42,6 +42,7 @@ setup(
     package_dir={
         "srmlink": "runtime",
         "srmlink.codec": "runtime/codec",
+        "srmlink.rest": "runtime/rest",
         "srmlink.codegen": "codegen",
         "srmlink.codegen.sources": "codegen/sources",
         "srmlink.messages": "generated",
@@ -52,6 +53,7 @@ setup(
         "srmlink.codegen",
         "srmlink.codegen.sources",
         "srmlink.messages",
+        "srmlink.rest",
     ],
     cmdclass={"build_py": GenerateThenBuildPy},
 )

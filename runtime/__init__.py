@@ -6,6 +6,8 @@ transports); ``srmlink.messages`` holds the classes generated from the schema.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .enums import SREnum, SRFlag
 from .errors import (
     KeyParseError,
@@ -15,12 +17,17 @@ from .errors import (
 )
 from .keys import CallPut, ExpiryKey, OptionKey, TickerKey, parse_key
 
+if TYPE_CHECKING:
+    from .rest import AsyncMLinkClient, MLinkClient
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncMLinkClient",
     "CallPut",
     "ExpiryKey",
     "KeyParseError",
+    "MLinkClient",
     "OptionKey",
     "SREnum",
     "SRFlag",
@@ -31,3 +38,12 @@ __all__ = [
     "__version__",
     "parse_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The clients pull in httpx: imported on first use, so `import srmlink` stays light.
+    if name in ("MLinkClient", "AsyncMLinkClient"):
+        from . import rest  # noqa: PLC0415
+
+        return getattr(rest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

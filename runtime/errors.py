@@ -7,10 +7,15 @@ them all; the subclasses say what kind of input was wrong and where.
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "DecodeError",
     "EncodeError",
     "FramingError",
     "KeyParseError",
+    "MLinkHTTPError",
+    "MLinkQueryError",
+    "MLinkTimeoutError",
+    "MLinkTransportError",
     "SRMLinkError",
     "SchemaDriftWarning",
     "UndefinedMessageError",
@@ -108,3 +113,45 @@ class SchemaDriftWarning(UserWarning):
     A warning, not an error: the connection still works for every message type both sides
     agree on. Regenerate the bindings (``srmlink generate``) against the server's schema.
     """
+
+
+class MLinkTransportError(SRMLinkError, OSError):
+    """The server could not be reached or the connection failed (after any retries)."""
+
+
+class MLinkTimeoutError(MLinkTransportError, TimeoutError):
+    """The server did not answer in time (after any retries)."""
+
+
+class MLinkHTTPError(SRMLinkError):
+    """The server answered with an HTTP error status.
+
+    Attributes:
+        status: the HTTP status code.
+        url: the request URL with credentials redacted.
+    """
+
+    def __init__(self, status: int, url: str, detail: str) -> None:
+        self.status = status
+        self.url = url
+        super().__init__(f"HTTP {status} from {url}: {detail}")
+
+
+class MLinkQueryError(SRMLinkError):
+    """A REST command's QueryResult says something other than Ok.
+
+    Attributes:
+        result: the QueryResult ``result`` wire name (``Error``, ``AuthError`` ...).
+        detail: the server's detail text.
+        command: the REST command that failed.
+    """
+
+    def __init__(self, command: str, result: str, detail: str) -> None:
+        self.command = command
+        self.result = result
+        self.detail = detail
+        super().__init__(f"{command}: {result}: {detail}" if detail else f"{command}: {result}")
+
+
+class AuthError(MLinkQueryError):
+    """The server rejected the credentials (QueryResult AuthError / TokenError)."""

@@ -8,9 +8,11 @@ import srmlink
 def test_srmlink_all_is_pinned() -> None:
     assert srmlink.__all__ == sorted(srmlink.__all__)
     assert srmlink.__all__ == [
+        "AsyncMLinkClient",
         "CallPut",
         "ExpiryKey",
         "KeyParseError",
+        "MLinkClient",
         "OptionKey",
         "SREnum",
         "SRFlag",

@@ -1,0 +1,78 @@
+"""Credentials for MLink: an API key (optionally with its password) or a session key.
+
+A credential never appears in a repr, a log line, an exception or a logged URL: reprs are
+masked, and :func:`redact` scrubs any text that might carry one (URLs, server details).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+__all__ = ["ENV_API_KEY", "Credentials", "redact"]
+
+ENV_API_KEY = "SRMLINK_API_KEY"
+_MASK = "***"
+_QUERY_SECRET = re.compile(r"(?i)\b(apikey|secret|pw|pin|sessionkey)=[^&\s\"']*")
+
+
+class Credentials:
+    """What authenticates a client: ``api_key`` (with optional ``password``) or a session key
+    from ``logon`` (used exactly like an API key)."""
+
+    __slots__ = ("_key", "_password")
+
+    def __init__(self, api_key: str, password: str | None = None) -> None:
+        if not api_key or any(ch.isspace() for ch in api_key):
+            raise ValueError("an API key must be non-empty and contain no whitespace")
+        self._key = api_key
+        self._password = password or None
+
+    @classmethod
+    def from_env(cls) -> Credentials | None:
+        """Credentials from ``SRMLINK_API_KEY`` (``KEY`` or ``KEY.PASSWORD``), if set."""
+        value = os.environ.get(ENV_API_KEY, "").strip()
+        return cls.from_token(value) if value else None
+
+    @classmethod
+    def from_token(cls, token: str) -> Credentials:
+        """From MLink's token form, ``KEY`` or ``KEY.PASSWORD``."""
+        key, _, password = token.partition(".")
+        return cls(key, password or None)
+
+    @property
+    def token(self) -> str:
+        """The token MLink expects: ``KEY`` or ``KEY.PASSWORD``."""
+        return f"{self._key}.{self._password}" if self._password else self._key
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret string this credential holds, longest first (for redaction)."""
+        parts = [self.token, self._key] + ([self._password] if self._password else [])
+        return tuple(sorted(set(parts), key=len, reverse=True))
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(api_key={_MASK!r}{', password=' + repr(_MASK) if self._password else ''})"
+        )
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Credentials) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickles carry the secret on purpose (a process pool needs it); reprs never do.
+        return (Credentials, (self._key, self._password))
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with query-string credentials and every given secret replaced by ``***``."""
+    text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _MASK)
+    return text
