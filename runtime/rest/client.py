@@ -122,12 +122,25 @@ class _Core:
             return MLinkTimeoutError(f"timed out: {url}: {detail}")
         return MLinkTransportError(f"cannot reach {url}: {detail}")
 
-    def should_retry(self, request: RestRequest, attempt: int, status: int | None) -> bool:
-        retryable = status is None or status in _RETRY_STATUS
-        return request.idempotent and retryable and attempt < self.retries
+    def outcome(
+        self,
+        request: RestRequest,
+        http: httpx.Request,
+        attempt: int,
+        answer: httpx.Response | httpx.HTTPError,
+    ) -> RestResult | float:
+        """What one attempt came to: the result, or the delay before retrying; else raises.
 
-    def delay(self, attempt: int) -> float:
-        return float(self.backoff * 2**attempt)
+        Read-only commands are retried on transport errors and 429/502/503/504, with the delay
+        doubling from ``backoff``; everything else fails at once.
+        """
+        status = answer.status_code if isinstance(answer, httpx.Response) else None
+        retryable = status is None or status in _RETRY_STATUS
+        if retryable and request.idempotent and attempt < self.retries:
+            return float(self.backoff * 2**attempt)
+        if isinstance(answer, httpx.HTTPError):
+            raise self.fail(http, answer) from None
+        return self.interpret(request, http, answer)
 
     def interpret(
         self, request: RestRequest, http: httpx.Request, response: httpx.Response
@@ -318,25 +331,17 @@ class MLinkClient(_Commands[RestResult]):
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     def _send(self, request: RestRequest) -> RestResult:
-        core = self._core
-        http = core.build(request)
+        http = self._core.build(request)
         attempt = 0
         while True:
             try:
-                response = self._http.send(http)
+                step = self._core.outcome(request, http, attempt, self._http.send(http))
             except httpx.HTTPError as exc:
-                if core.should_retry(request, attempt, None):
-                    time.sleep(core.delay(attempt))
-                    attempt += 1
-                    continue
-                raise core.fail(http, exc) from None
-            if response.status_code in _RETRY_STATUS and core.should_retry(
-                request, attempt, response.status_code
-            ):
-                time.sleep(core.delay(attempt))
-                attempt += 1
-                continue
-            return core.interpret(request, http, response)
+                step = self._core.outcome(request, http, attempt, exc)
+            if isinstance(step, RestResult):
+                return step
+            time.sleep(step)
+            attempt += 1
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -383,25 +388,17 @@ class AsyncMLinkClient(_Commands[Awaitable[RestResult]]):
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def _send(self, request: RestRequest) -> RestResult:
-        core = self._core
-        http = core.build(request)
+        http = self._core.build(request)
         attempt = 0
         while True:
             try:
-                response = await self._http.send(http)
+                step = self._core.outcome(request, http, attempt, await self._http.send(http))
             except httpx.HTTPError as exc:
-                if core.should_retry(request, attempt, None):
-                    await asyncio.sleep(core.delay(attempt))
-                    attempt += 1
-                    continue
-                raise core.fail(http, exc) from None
-            if response.status_code in _RETRY_STATUS and core.should_retry(
-                request, attempt, response.status_code
-            ):
-                await asyncio.sleep(core.delay(attempt))
-                attempt += 1
-                continue
-            return core.interpret(request, http, response)
+                step = self._core.outcome(request, http, attempt, exc)
+            if isinstance(step, RestResult):
+                return step
+            await asyncio.sleep(step)
+            attempt += 1
 
     async def aclose(self) -> None:
         """Close the connection pool."""
