@@ -34,7 +34,7 @@ import itertools
 import math
 import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
@@ -328,7 +328,7 @@ class TickerKey:
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse ``SSSS-TS-AT``; raises :class:`~srmlink.errors.KeyParseError`."""
-        return cls(*_parse_text(text, "SSSS-TS-AT"))
+        return _checked(cls, _parse_text(text, "SSSS-TS-AT"))
 
     def to_json(self) -> dict[str, object]:
         """The compact JSON form: ``{"at": ..., "ts": ..., "tk": ...}``."""
@@ -337,7 +337,7 @@ class TickerKey:
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Self:
         """Read the compact JSON form, ignoring other members; raises KeyParseError."""
-        return cls(*_parse_json(obj, "at ts tk"))
+        return _checked(cls, _parse_json(obj, "at ts tk"))
 
     def to_proto_tuple(self) -> _TickerTuple:
         """``(asset_type, ticker_src, ticker)``; ValueError for a name with no proto number."""
@@ -369,7 +369,7 @@ class ExpiryKey:
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse ``SSSS-TS-AT-YYYY-MM-DD``; raises :class:`~srmlink.errors.KeyParseError`."""
-        return cls(*_parse_text(text, "SSSS-TS-AT-YYYY-MM-DD"))
+        return _checked(cls, _parse_text(text, "SSSS-TS-AT-YYYY-MM-DD"))
 
     def to_json(self) -> dict[str, object]:
         """The compact JSON form: the ticker key's members and ``"dt": "YYYY-MM-DD"``."""
@@ -378,7 +378,7 @@ class ExpiryKey:
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Self:
         """Read the compact JSON form, ignoring other members; raises KeyParseError."""
-        return cls(*_parse_json(obj, "at ts tk dt"))
+        return _checked(cls, _parse_json(obj, "at ts tk dt"))
 
     def to_proto_tuple(self) -> _ExpiryTuple:
         """The protobuf fields, the date as ``(year, month, day)``; ValueError as for tickers."""
@@ -426,7 +426,7 @@ class OptionKey:
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse ``SSSS-TS-AT-YYYY-MM-DD-XXXX-CP`` (CP: C/P/B/Call/Put/Both, any case)."""
-        return cls(*_parse_text(text, "SSSS-TS-AT-YYYY-MM-DD-XXXX-CP"))
+        return _checked(cls, _parse_text(text, "SSSS-TS-AT-YYYY-MM-DD-XXXX-CP"))
 
     def to_json(self) -> dict[str, object]:
         """The compact JSON form: the expiry key's members, ``"xx"`` (an int when integral,
@@ -442,7 +442,7 @@ class OptionKey:
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Self:
         """Read the compact JSON form, ignoring other members; raises KeyParseError."""
-        return cls(*_parse_json(obj, "at ts tk dt xx cp"))
+        return _checked(cls, _parse_json(obj, "at ts tk dt xx cp"))
 
     def to_proto_tuple(self) -> _OptionTuple:
         """The protobuf fields, the date as ``(year, month, day)``; ValueError as for tickers."""
@@ -459,6 +459,18 @@ class OptionKey:
             raise ValueError(f"CallPut {call_put!r} is unspecified or unknown")
         head = _head_from_proto(asset_type, ticker_src, ticker)
         return cls(*head, _dt.date(*expiration), strike, member)
+
+
+def _checked(cls: type[_T], values: Sequence[object]) -> _T:
+    """A key from parts :func:`_parse_text` / :func:`_parse_json` already validated.
+
+    Decoders build a key per record; running the attrs validators again would double the
+    cost of every key for nothing.
+    """
+    key = object.__new__(cls)
+    for field, value in zip(getattr(cls, "__attrs_attrs__"), values, strict=True):  # noqa: B009
+        object.__setattr__(key, field.name, value)
+    return key
 
 
 def parse_key(text: str) -> TickerKey | ExpiryKey | OptionKey:
