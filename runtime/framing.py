@@ -129,11 +129,17 @@ class FrameSplitter:
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[Frame]:
         """Add ``chunk``; return every frame it completes, in order."""
+        return [Frame(*parts) for parts in self.feed_tuples(chunk)]
+
+    def feed_tuples(
+        self, chunk: bytes | bytearray | memoryview
+    ) -> list[tuple[str, int, bytes, int]]:
+        """:meth:`feed` as ``(kind, mnum, payload, offset)`` tuples (cheaper per message)."""
         if self._error is not None:
             raise self._error
         buffer = self._buffer
         buffer += chunk
-        frames: list[Frame] = []
+        frames: list[tuple[str, int, bytes, int]] = []
         pos = 0
         size = len(buffer)
         try:
@@ -143,7 +149,7 @@ class FrameSplitter:
                 end = pos + HEADER_SIZE + length
                 if end > size:
                     break
-                frames.append(Frame(kind, mnum, bytes(buffer[pos + HEADER_SIZE : end]), offset))
+                frames.append((kind, mnum, bytes(buffer[pos + HEADER_SIZE : end]), offset))
                 pos = end
             # Reject garbage as soon as it arrives rather than when 14 bytes have piled up.
             _check(buffer, pos, self._consumed + pos)

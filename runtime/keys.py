@@ -97,6 +97,7 @@ _CALL_PUTS_BY_WORD = {
 _TOKEN = re.compile(r"[A-Z][A-Z0-9]*")
 _DIGITS = re.compile(r"[0-9]+")
 _SYMBOL_SPECIAL = re.compile(r"[|\s]")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Only the plain positional form: float() would also take "1e5", "inf" or "1_000".
 _STRIKE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
@@ -144,6 +145,12 @@ def _symbol(value: object) -> str:
 
 def _date(value: object) -> _dt.date:
     text = _string(value)
+    # Fast path for the common, well-formed case; the checks below only explain failures.
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and _ISO_DATE.fullmatch(text):
+        try:
+            return _dt.date.fromisoformat(text)
+        except ValueError:
+            pass
     pieces = text.split("-")
     if len(pieces) != 3:
         raise _Bad(f"{text!r} is not a YYYY-MM-DD date")
@@ -314,6 +321,40 @@ def _head_to_json(key: TickerKey | ExpiryKey | OptionKey) -> dict[str, object]:
     return {"at": key.asset_type, "ts": key.ticker_src, "tk": key.ticker}
 
 
+def _fast_head(obj: object) -> tuple[str, str, str] | None:
+    """The (at, ts, tk) of a well-formed compact JSON key, or None to take the checked path.
+
+    Decoders read a key per record; this is the common case at C speed. Anything unusual
+    falls back to :func:`_parse_json`, which gives the precise error.
+    """
+    if obj.__class__ is not dict:
+        return None
+    get = obj.get
+    at, ts, tk = get("at"), get("ts"), get("tk")
+    if (
+        at.__class__ is str
+        and ts.__class__ is str
+        and tk.__class__ is str
+        and _TOKEN.fullmatch(at)
+        and _TOKEN.fullmatch(ts)
+        and tk
+        and tk.isprintable()
+        and _SYMBOL_SPECIAL.search(tk) is None
+    ):
+        return at, ts, tk
+    return None
+
+
+def _fast_date(obj: object) -> _dt.date | None:
+    dt = obj.get("dt")  # type: ignore[attr-defined]
+    if dt.__class__ is str and len(dt) == 10 and _ISO_DATE.fullmatch(dt):
+        try:
+            return _dt.date.fromisoformat(dt)
+        except ValueError:
+            return None
+    return None
+
+
 @attrs.frozen(order=True)
 class TickerKey:
     """An underlying: ``AAPL-NMS-EQT`` (symbol, ticker source, asset type)."""
@@ -337,6 +378,9 @@ class TickerKey:
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Self:
         """Read the compact JSON form, ignoring other members; raises KeyParseError."""
+        head = _fast_head(obj)
+        if head is not None:
+            return _checked(cls, head)
         return _checked(cls, _parse_json(obj, "at ts tk"))
 
     def to_proto_tuple(self) -> _TickerTuple:
@@ -378,6 +422,10 @@ class ExpiryKey:
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Self:
         """Read the compact JSON form, ignoring other members; raises KeyParseError."""
+        head = _fast_head(obj)
+        expiration = _fast_date(obj) if head is not None else None
+        if head is not None and expiration is not None:
+            return _checked(cls, (*head, expiration))
         return _checked(cls, _parse_json(obj, "at ts tk dt"))
 
     def to_proto_tuple(self) -> _ExpiryTuple:
@@ -442,6 +490,18 @@ class OptionKey:
     @classmethod
     def from_json(cls, obj: Mapping[str, object]) -> Self:
         """Read the compact JSON form, ignoring other members; raises KeyParseError."""
+        head = _fast_head(obj)
+        expiration = _fast_date(obj) if head is not None else None
+        if head is not None and expiration is not None:
+            get = obj.get
+            strike, cp = get("xx"), get("cp")
+            if strike.__class__ is int and -(2**53) <= strike <= 2**53:
+                strike = float(strike)
+            member = _CALL_PUTS_BY_WORD.get(cp.lower()) if cp.__class__ is str else None
+            if member is not None and strike.__class__ is float:
+                value = strike + 0.0
+                if 0 <= value < math.inf:
+                    return _checked(cls, (*head, expiration, value, member))
         return _checked(cls, _parse_json(obj, "at ts tk dt xx cp"))
 
     def to_proto_tuple(self) -> _OptionTuple:
@@ -467,10 +527,20 @@ def _checked(cls: type[_T], values: Sequence[object]) -> _T:
     Decoders build a key per record; running the attrs validators again would double the
     cost of every key for nothing.
     """
-    key = object.__new__(cls)
-    for field, value in zip(getattr(cls, "__attrs_attrs__"), values, strict=True):  # noqa: B009
-        object.__setattr__(key, field.name, value)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in getattr(cls, "__attrs_attrs__"))  # noqa: B009
+    if len(names) != len(values):
+        raise AssertionError(f"{cls.__name__} takes {len(names)} parts, got {len(values)}")
+    key = _new(cls)
+    for name, value in zip(names, values):  # noqa: B905 - lengths checked above
+        _set(key, name, value)
     return key
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_new = object.__new__
+_set = object.__setattr__
 
 
 def parse_key(text: str) -> TickerKey | ExpiryKey | OptionKey:

@@ -23,12 +23,12 @@ import orjson
 from ..errors import DecodeError, EncodeError, UnknownMessageError
 from ..framing import FrameSplitter, encode_frame, split_frames
 from ..message import Message
+from ._compile import KEY_CACHES
 from .envelope import Envelope, Header, UnknownMessage, parse_header
 from .jsonc import json_decoder, json_encoder
 from .protoc import proto_decoder, proto_encoder
 
 if TYPE_CHECKING:
-    from ..framing import Frame
     from ..registry import Registry
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "FrameDecoder",
     "Header",
     "UnknownMessage",
+    "clear_key_caches",
     "decode",
     "decode_envelopes",
     "encode",
@@ -44,6 +45,13 @@ __all__ = [
 
 Encoding = Literal["json", "jsonf", "proto"]
 _ENCODINGS = ("json", "jsonf", "proto")
+
+
+def clear_key_caches() -> None:
+    """Forget the memoised security keys (decoders reuse one key object per distinct key;
+    a stream repeats keys constantly). For benchmarks and memory-bound processes."""
+    for cache in KEY_CACHES:
+        cache.clear()
 
 
 def _default_registry() -> Registry:
@@ -110,7 +118,7 @@ class _Decoding:
             header = parse_header(head, offset)  # raises for a malformed header
             mtyp = header.mtyp
         assert isinstance(mtyp, str)  # parse_header rejects anything else
-        cls, decoder = self._json_target(mtyp)
+        cls, decoder = self._by_name.get(mtyp) or self._json_target(mtyp)
         result: Message | UnknownMessage
         if cls is None or decoder is None:
             data = raw if raw is not None else orjson.dumps(obj)
@@ -131,7 +139,11 @@ class _Decoding:
     def frame(self, kind: str, mnum: int, payload: bytes, offset: int) -> Any:
         """One framed message."""
         if kind == "J":
-            return self.json_item(_loads(payload, offset), payload, mnum, offset)
+            try:
+                obj = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise DecodeError(f"invalid JSON: {exc}", offset=offset + 14 + exc.pos) from None
+            return self.json_item(obj, payload, mnum, offset)
         cls, decoder = self._proto_target(mnum)
         result: Message | UnknownMessage
         if cls is None or decoder is None:
@@ -158,7 +170,7 @@ class _Decoding:
         if self.encoding == "json":
             return self.document(data)
         frame = self.frame
-        return [frame(*parts) for parts in split_frames(data)]
+        return [frame(kind, mnum, payload, at) for kind, mnum, payload, at in split_frames(data)]
 
 
 def _loads(data: bytes, offset: int) -> Any:
@@ -196,18 +208,19 @@ class FrameDecoder:
         self._messages = _Decoding(encoding, registry, envelopes=False)
         self._envelopes = _Decoding(encoding, self._messages.registry, envelopes=True)
         self._splitter = FrameSplitter()
-        self._pending: deque[Frame] = deque()
+        self._pending: deque[tuple[str, int, bytes, int]] = deque()
 
     def _feed(self, state: _Decoding, chunk: bytes) -> list[Any]:
         if state.encoding == "json":
             return state.document(chunk)
         pending = self._pending
-        pending.extend(self._splitter.feed(chunk))
+        pending.extend(self._splitter.feed_tuples(chunk))
         out: list[Any] = []
+        frame = state.frame
         while pending:
             # Popped before decoding: a message that fails to decode is consumed, not retried.
-            f = pending.popleft()
-            out.append(state.frame(f.kind, f.mnum, f.payload, f.offset))
+            kind, mnum, payload, offset = pending.popleft()
+            out.append(frame(kind, mnum, payload, offset))
         return out
 
     def feed(self, chunk: bytes) -> list[Message | UnknownMessage]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["compile_function", "is_frozen"]
+__all__ = ["KEY_CACHES", "compile_function", "is_frozen"]
+
+# Every memo of decoded keys (see jsonc / protoc), so they can be emptied together.
+KEY_CACHES: list[dict[tuple[object, ...], object]] = []
 
 
 def is_frozen(cls: type) -> bool:

@@ -8,13 +8,14 @@ member of the wrong type raises :class:`~srmlink.errors.DecodeError` naming the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ..enums import SREnum
 from ..errors import DecodeError, KeyParseError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import FieldSpec, MessageSpec
-from ._compile import compile_function, is_frozen
+from ._compile import KEY_CACHES, compile_function, is_frozen
 from .values import (
     format_date,
     format_datetime,
@@ -99,23 +100,24 @@ def _key_converter(sr_type: str) -> Callable[[Any, str], Any]:
     """Compact JSON key -> key object, memoised: a stream repeats the same keys constantly,
     and keys are immutable, so one instance per distinct key is safe to share."""
     parse = _KEYS[sr_type].from_json
-    members = _KEY_MEMBERS[sr_type]
+    members = itemgetter(*_KEY_MEMBERS[sr_type])
     cache: dict[tuple[Any, ...], Any] = {}
+    KEY_CACHES.append(cache)
 
     def convert(value: Any, field: str) -> Any:
         if value.__class__ is not dict:
             raise _bad(field, value, f"a {sr_type} object")
-        get = value.get
-        ident = tuple([get(m) for m in members])
         try:
+            ident = members(value)
             found = cache.get(ident)
-        except TypeError:  # an unhashable member: let the parser say what is wrong
-            found = None
+        except (KeyError, TypeError):  # a missing or unhashable member: the parser says which
+            ident, found = None, None
         if found is None:
             found = _convert(parse, value, field, sr_type)
             if len(cache) >= _KEY_CACHE_LIMIT:
                 cache.clear()
-            cache[ident] = found  # parse succeeded, so every member is a hashable JSON scalar
+            if ident is not None:
+                cache[ident] = found
         return found
 
     return convert

@@ -29,7 +29,7 @@ from google.protobuf import (
 from ..errors import DecodeError, EncodeError, KeyParseError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import FieldSpec, MessageSpec
-from ._compile import compile_function, is_frozen
+from ._compile import KEY_CACHES, compile_function, is_frozen
 
 __all__ = ["proto_decoder", "proto_encoder", "protobuf_class"]
 
@@ -189,6 +189,7 @@ _KEY_CACHE_LIMIT = 1 << 17
 def _key_converter(kind: type) -> Callable[[Any], Any]:
     """Protobuf key message -> key object, memoised (keys repeat in a stream; immutable)."""
     cache: dict[tuple[Any, ...], Any] = {}
+    KEY_CACHES.append(cache)
     parse = kind.from_proto_tuple  # type: ignore[attr-defined]
 
     def convert(m: Any) -> Any:
