@@ -14,8 +14,10 @@ __all__ = [
     "KeyParseError",
     "MLinkHTTPError",
     "MLinkQueryError",
+    "MLinkStreamError",
     "MLinkTimeoutError",
     "MLinkTransportError",
+    "QueryError",
     "SRMLinkError",
     "SchemaDriftWarning",
     "UndefinedMessageError",
@@ -41,6 +43,40 @@ class KeyParseError(SRMLinkError, ValueError):
         self.position = position
         self.reason = reason
         super().__init__(f"cannot parse key {text!r} at position {position}: {reason}")
+
+
+class QueryError(SRMLinkError, ValueError):
+    """A where / view / order clause is malformed, or names a field or value its type lacks.
+
+    Raised by :mod:`srmlink.query` while parsing, checking or building a clause (never by the
+    server's answer: that is :class:`MLinkQueryError`).
+
+    Attributes:
+        reason: what was wrong.
+        text: the clause text, when the problem is at a place in it (else None).
+        position: 0-based character offset in ``text`` where the problem was found.
+        message_type: the message type the clause was checked against, if any.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        text: str | None = None,
+        position: int | None = None,
+        message_type: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.text = text
+        self.position = position
+        self.message_type = message_type
+        message = reason
+        if text is not None:
+            where = f" at position {position}" if position is not None else ""
+            message = f"cannot parse {text!r}{where}: {reason}"
+        if message_type is not None:
+            message = f"{message_type}: {message}"
+        super().__init__(message)
 
 
 class UnknownMessageError(SRMLinkError, LookupError):
@@ -155,3 +191,8 @@ class MLinkQueryError(SRMLinkError):
 
 class AuthError(MLinkQueryError):
     """The server rejected the credentials (QueryResult AuthError / TokenError)."""
+
+
+class MLinkStreamError(SRMLinkError):
+    """A WebSocket session failed: the server reported an error (MLinkAdmin OtherError,
+    GoodNight) or refused a request, or the stream could not be resumed."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from attrs import frozen
 
 from .enums import SREnum
 from .errors import KeyParseError
 from .keys import ExpiryKey, OptionKey, TickerKey
+
+if TYPE_CHECKING:
+    from .query import Fields
 
 __all__ = ["FieldSpec", "Group", "Message", "MessageSpec", "PrimaryKey"]
 
@@ -62,8 +65,23 @@ class MessageSpec:
         raise KeyError(name)
 
 
+class _FieldsAccessor:
+    """``SomeMessage.fields``: the class's query builders (:class:`srmlink.query.Fields`)."""
+
+    __slots__ = ()
+
+    def __get__(self, instance: object, owner: type[Message]) -> Fields:
+        # srmlink.query imports this module, so it is imported on first use instead.
+        from .query import Fields  # noqa: PLC0415
+
+        return Fields(owner)
+
+
 class Message:
-    """Base class of every generated message type."""
+    """Base class of every generated message type.
+
+    ``SomeMessage.fields`` builds where / view / order clauses (see :mod:`srmlink.query`).
+    """
 
     __slots__ = ()
 
@@ -71,6 +89,7 @@ class Message:
     MSG_NUM: ClassVar[int | None]
     TOKEN: ClassVar[str]
     SPEC: ClassVar[MessageSpec]
+    fields: ClassVar[_FieldsAccessor] = _FieldsAccessor()
 
 
 class Group:

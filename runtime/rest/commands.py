@@ -55,7 +55,7 @@ IDEMPOTENT = frozenset(
 )
 
 MessageType = str | type[Message]
-Clause = str | object  # query builders render themselves with str()
+Clause = str | object  # query builders (srmlink.query) render themselves with str()
 
 
 @frozen
@@ -104,12 +104,28 @@ def _limit(limit: int | None) -> list[tuple[str, str]]:
     return [("limit", str(limit))]
 
 
+def _check_type(msgtype: MessageType, clause: object, what: str) -> None:
+    """A clause built from ``SomeMessage.fields`` must be sent with that message type."""
+    bound = getattr(clause, "message_type", None)
+    if not (isinstance(bound, type) and issubclass(bound, Message)):
+        return
+    if isinstance(msgtype, str):
+        # Names (MLink matches them in any case) or numbers, as _name() passes them on.
+        wanted = msgtype.strip().lower()
+        same = wanted in (bound.MSG_NAME.lower(), str(bound.MSG_NUM))
+    else:
+        same = bound is msgtype
+    if not same:
+        raise ValueError(f"{what} was built for {bound.MSG_NAME}, not {_name(msgtype)}")
+
+
 def _clauses(
-    where: Clause | None, view: Clause | None, order: Clause | None
+    msgtype: MessageType, where: Clause | None, view: Clause | None, order: Clause | None
 ) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, value in (("where", where), ("view", view), ("order", order)):
         if value is not None:
+            _check_type(msgtype, value, name)
             out.append((name, _text(value, name)))
     return out
 
@@ -138,7 +154,7 @@ def getlayout(msgtype: MessageType) -> RestRequest:
 
 def getsummary(msgtype: MessageType, view: Clause | None = None) -> RestRequest:
     """Per-field summaries (SummaryNumeric / SummaryString records)."""
-    return _get("getsummary", msgtype, *_clauses(None, view, None))
+    return _get("getsummary", msgtype, *_clauses(msgtype, None, view, None))
 
 
 def gettkeyset(msgtype: MessageType) -> RestRequest:
@@ -180,12 +196,12 @@ def getmsgs(
         for n, v in (("tkey", tkey), ("ekey", ekey), ("okey", okey))
         if v is not None
     ]
-    return _get("getmsgs", msgtype, *keys, *_clauses(where, view, order), *_limit(limit))
+    return _get("getmsgs", msgtype, *keys, *_clauses(msgtype, where, view, order), *_limit(limit))
 
 
 def getcount(msgtype: MessageType, *, where: Clause | None = None) -> RestRequest:
     """How many records a message type has (matching ``where``)."""
-    return _get("getcount", msgtype, *_clauses(where, None, None))
+    return _get("getcount", msgtype, *_clauses(msgtype, where, None, None))
 
 
 def getaggregate(
@@ -204,7 +220,7 @@ def getaggregate(
         msgtype,
         ("group", _text(groups, "group")),
         ("measure", _text(measures, "measure")),
-        *_clauses(where, None, None),
+        *_clauses(msgtype, where, None, None),
         *_limit(limit),
     )
 
