@@ -43,6 +43,7 @@ setup(
         "srmlink": "runtime",
         "srmlink.codec": "runtime/codec",
         "srmlink.rest": "runtime/rest",
+        "srmlink.stream": "runtime/stream",
         "srmlink.codegen": "codegen",
         "srmlink.codegen.sources": "codegen/sources",
         "srmlink.messages": "generated",
@@ -54,6 +55,7 @@ setup(
         "srmlink.codegen.sources",
         "srmlink.messages",
         "srmlink.rest",
+        "srmlink.stream",
     ],
     cmdclass={"build_py": GenerateThenBuildPy},
 )

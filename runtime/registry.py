@@ -14,7 +14,7 @@ from attrs import frozen
 from .errors import UndefinedMessageError, UnknownMessageError
 from .message import Message
 
-__all__ = ["MessageEntry", "Registry"]
+__all__ = ["MessageEntry", "Registry", "default_registry"]
 
 
 @frozen
@@ -115,3 +115,14 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"<Registry {self._package}: {len(self)} message classes>"
+
+
+def default_registry() -> Registry:
+    """The registry of the generated bindings, ``srmlink.messages.registry``.
+
+    Imported on first use: ``srmlink.messages`` is a build product that may not exist yet
+    (then its ImportError says how to generate it).
+    """
+    from .messages import registry  # noqa: PLC0415
+
+    return registry

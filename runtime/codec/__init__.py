@@ -16,20 +16,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import orjson
 
 from ..errors import DecodeError, EncodeError, UnknownMessageError
 from ..framing import FrameSplitter, encode_frame, split_frames
 from ..message import Message
+from ..registry import Registry, default_registry
 from ._compile import KEY_CACHES
 from .envelope import Envelope, Header, UnknownMessage, parse_header
 from .jsonc import json_decoder, json_encoder
 from .protoc import proto_decoder, proto_encoder
-
-if TYPE_CHECKING:
-    from ..registry import Registry
 
 __all__ = [
     "Encoding",
@@ -41,6 +39,7 @@ __all__ = [
     "decode",
     "decode_envelopes",
     "encode",
+    "encode_message",
 ]
 
 Encoding = Literal["json", "jsonf", "proto"]
@@ -52,12 +51,6 @@ def clear_key_caches() -> None:
     a stream repeats keys constantly). For benchmarks and memory-bound processes."""
     for cache in KEY_CACHES:
         cache.clear()
-
-
-def _default_registry() -> Registry:
-    from ..messages import registry  # noqa: PLC0415 - generated package, imported on first use
-
-    return registry
 
 
 def _check_encoding(encoding: str) -> None:
@@ -76,7 +69,7 @@ class _Decoding:
         _check_encoding(encoding)
         self.encoding = encoding
         self.envelopes = envelopes
-        self.registry = registry if registry is not None else _default_registry()
+        self.registry = registry if registry is not None else default_registry()
         self._by_name: dict[str, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
         self._by_mnum: dict[int, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
 
@@ -201,7 +194,9 @@ class FrameDecoder:
     For ``json`` every chunk must be a complete document (one WebSocket frame).
     After a :class:`~srmlink.errors.FramingError` the decoder stops (every later feed raises
     it again): the stream has lost its boundaries. A :class:`~srmlink.errors.DecodeError` in
-    one message does not stop it: that frame is consumed and the next feed goes on.
+    one message does not stop it: that frame is consumed and the next feed goes on. When
+    messages before the bad one complete in the same feed, that feed returns them and the
+    next feed raises the error.
     """
 
     def __init__(self, encoding: Encoding, *, registry: Registry | None = None) -> None:
@@ -218,9 +213,17 @@ class FrameDecoder:
         out: list[Any] = []
         frame = state.frame
         while pending:
-            # Popped before decoding: a message that fails to decode is consumed, not retried.
+            # Popped before decoding: a frame that fails to decode is consumed by its raise.
             kind, mnum, payload, offset = pending.popleft()
-            out.append(frame(kind, mnum, payload, offset))
+            try:
+                out.append(frame(kind, mnum, payload, offset))
+            except DecodeError:
+                if not out:
+                    raise
+                # Raising now would lose the messages decoded before it: return those, and
+                # the bad frame, first in line again, raises on the next feed.
+                pending.appendleft((kind, mnum, payload, offset))
+                return out
         return out
 
     def feed(self, chunk: bytes) -> list[Message | UnknownMessage]:
@@ -271,3 +274,14 @@ def encode(
         else:
             out += encode_frame("P", mnum, proto_encoder(type(m))(m))
     return bytes(out)
+
+
+def encode_message(
+    message: Message, encoding: Encoding, *, header: dict[str, Any] | None = None
+) -> bytes:
+    """One message on its own: a single JSON envelope object (one WebSocket frame of the
+    ``json`` protocol) or one frame. Raises as :func:`encode`."""
+    _check_encoding(encoding)
+    if encoding == "json":
+        return orjson.dumps(_envelope_dict(message, header))
+    return encode((message,), encoding, header=header)

@@ -19,6 +19,7 @@ from attrs import frozen
 
 from ..auth import Credentials, redact
 from ..codec import Encoding, UnknownMessage, decode, encode
+from ..endpoints import ENDPOINTS
 from ..errors import (
     AuthError,
     MLinkHTTPError,
@@ -34,10 +35,6 @@ from .commands import Clause, MessageType, RestRequest
 
 __all__ = ["ENDPOINTS", "AsyncMLinkClient", "MLinkClient", "RestResult"]
 
-ENDPOINTS = {
-    "live": "mlink-live.nms.saturn.spiderrockconnect.com",
-    "delayed": "mlink-delay.nms.saturn.spiderrockconnect.com",
-}
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
 _AUTH_RESULTS = frozenset({"autherror", "tokenerror"})
 log = logging.getLogger("srmlink.rest")

@@ -1,0 +1,56 @@
+"""A last-value cache of live objects, keyed by message type and primary key.
+
+MLink live objects are replaced whole on every update, so the latest record per primary key
+is the object's current state; the cache applies stream events in order and keeps exactly
+that. Messages without a primary key (acks, prints without one) are not cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..message import Message
+from ..records import primary_key_text
+from .events import Event, Record
+
+__all__ = ["LastValueCache"]
+
+
+class LastValueCache:
+    """Latest record per (message type, flat primary key)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, Message]] = {}
+
+    def apply(self, event: Event) -> None:
+        """Take a stream event into account (only :class:`Record` events change the cache)."""
+        if isinstance(event, Record) and isinstance(event.message, Message):
+            self.put(event.message)
+
+    def put(self, message: Message) -> None:
+        """Create or replace the object ``message`` is the new state of."""
+        key = primary_key_text(message)
+        if key is not None:
+            self._tables.setdefault(message.MSG_NAME, {})[key] = message
+
+    def get(self, msgtype: str | type[Message], key: object) -> Message | None:
+        """The current record of ``key`` (a primary-key object or its flat text)."""
+        return self._tables.get(_name(msgtype), {}).get(str(key))
+
+    def table(self, msgtype: str | type[Message]) -> dict[str, Message]:
+        """A copy of every cached record of a message type, by flat primary key."""
+        return dict(self._tables.get(_name(msgtype), {}))
+
+    def clear(self) -> None:
+        self._tables.clear()
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self._tables.values())
+
+    def __iter__(self) -> Iterator[Message]:
+        for table in self._tables.values():
+            yield from table.values()
+
+
+def _name(msgtype: str | type[Message]) -> str:
+    return msgtype if isinstance(msgtype, str) else msgtype.MSG_NAME

@@ -1,0 +1,480 @@
+"""WebSocket streaming clients: :class:`AsyncMLinkStream` and its sync twin :class:`MLinkStream`.
+
+The transport (the ``websockets`` library) only moves frames; everything MLink-specific lives
+in the I/O-free :class:`~srmlink.stream.protocol.ClientProtocol`. What this module adds:
+
+- connecting and logging on (an :class:`~srmlink.errors.AuthError` surfaces from
+  :meth:`AsyncMLinkStream.connect`);
+- consumer-paced flow control: with ``active_latency=SIGNAL_READY`` (the default) the client
+  sends MLinkSignalReady when the consumer has drained every event it was given, never on a
+  timer, so a slow consumer makes the server coalesce updates instead of queueing them;
+- reconnecting with exponential backoff when the connection drops, the server stalls (no
+  frame, not even a heartbeat, within ``heartbeat_timeout``) or the frame stream is corrupt,
+  then resuming every subscription from its last checkpoint's ``highwaterTs``; a
+  :class:`~srmlink.stream.events.Reconnected` event marks the seam;
+- an optional :class:`~srmlink.stream.cache.LastValueCache` kept up to date from the stream.
+
+After ``reconnect_attempts`` failed attempts in a row the iterator raises
+:class:`~srmlink.errors.MLinkTransportError`; AuthError and MLinkStreamError are never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from ..auth import Credentials, redact
+from ..codec import Encoding
+from ..endpoints import ENDPOINTS
+from ..errors import (
+    AuthError,
+    FramingError,
+    MLinkStreamError,
+    MLinkTimeoutError,
+    MLinkTransportError,
+)
+from ..keys import ExpiryKey, OptionKey, TickerKey
+from ..message import Message, PrimaryKey
+from ..registry import Registry, default_registry
+from .cache import LastValueCache
+from .events import CheckPoint, Event, Reconnected, Record
+from .protocol import SIGNAL_READY, ClientProtocol, Flow, Subscription
+
+__all__ = ["ENDPOINTS", "AsyncMLinkStream", "MLinkStream"]
+
+log = logging.getLogger("srmlink.stream")
+MessageType = str | type[Message]
+_T = TypeVar("_T")
+
+
+class _Failure:
+    """Carries an exception from the reader task to the consumer, in order."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class AsyncMLinkStream:
+    """An MLink WebSocket session: subscribe to message types, iterate typed events.
+
+    >>> async with AsyncMLinkStream(api_key) as stream:
+    ...     await stream.subscribe(OptionNbboQuote, where="okey.tk:eq:AAPL")
+    ...     async for event in stream:
+    ...         if isinstance(event, Record): handle(event.message)
+
+    Args:
+        api_key: the API key (``KEY`` or ``KEY.PASSWORD``), or None for ``SRMLINK_API_KEY``.
+        endpoint: ``live`` or ``delayed`` (ignored when ``host`` is given).
+        host: ``HOST[:PORT]`` of an MLink server (a local ``srmlink serve`` for example).
+        scheme: ``wss`` (default) or ``ws``.
+        encoding: ``proto`` (default, the fastest), ``jsonf`` or ``json``.
+        registry: the generated registry (default ``srmlink.messages.registry``).
+        cache: keep a :class:`LastValueCache` of every record received (``.cache``).
+        reconnect_attempts: connection attempts in a row before giving up (0: never reconnect).
+        backoff / max_backoff: first and largest delay between attempts, seconds.
+        heartbeat_timeout: seconds without any frame after which the server counts as stalled.
+        open_timeout: seconds allowed for connecting and logging on.
+        max_queue: events buffered ahead of the consumer before the client stops reading
+            (and so the server slows down and coalesces).
+    """
+
+    def __init__(
+        self,
+        api_key: str | Credentials | None = None,
+        *,
+        endpoint: Literal["live", "delayed"] = "live",
+        host: str | None = None,
+        scheme: Literal["ws", "wss"] = "wss",
+        encoding: Encoding = "proto",
+        registry: Registry | None = None,
+        flow: Flow | None = None,
+        cache: bool = False,
+        reconnect_attempts: int = 10,
+        backoff: float = 0.25,
+        max_backoff: float = 30.0,
+        heartbeat_timeout: float = 35.0,
+        open_timeout: float = 10.0,
+        max_queue: int = 10_000,
+    ) -> None:
+        if encoding not in ("json", "jsonf", "proto"):
+            raise ValueError(f"encoding must be json, jsonf or proto, not {encoding!r}")
+        credentials = (
+            api_key
+            if isinstance(api_key, Credentials)
+            else Credentials.from_token(api_key)
+            if api_key
+            else Credentials.from_env()
+        )
+        self.registry = registry if registry is not None else default_registry()
+        self.url = f"{scheme}://{host or ENDPOINTS[endpoint]}/mlink/{encoding}"
+        self.protocol = ClientProtocol(self.registry, encoding, credentials, flow=flow)
+        self.cache: LastValueCache | None = LastValueCache() if cache else None
+        self.reconnect_attempts = reconnect_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.heartbeat_timeout = heartbeat_timeout
+        self.open_timeout = open_timeout
+        self._queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(max_queue)
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._logged_on: asyncio.Future[None] | None = None
+        self._closed = False
+        self._send_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"AsyncMLinkStream({self.url!r}, flow={self.protocol.flow!r})"
+
+    def _secrets(self) -> tuple[str, ...]:
+        creds = self.protocol.credentials
+        return creds.secrets() if creds is not None else ()
+
+    def _safe(self, exc: BaseException) -> str:
+        return redact(str(exc) or type(exc).__name__, self._secrets())
+
+    # ---- connection ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _open(self) -> None:
+        """One connection: upgrade, log on, resume subscriptions; raises on failure."""
+        headers = {}
+        if self.protocol.credentials is not None:
+            headers["Authorization"] = f"Bearer {self.protocol.credentials.token}"
+        try:
+            ws = await asyncio.wait_for(
+                connect(
+                    self.url,
+                    additional_headers=headers,
+                    max_size=None,
+                    ping_interval=None,
+                    open_timeout=self.open_timeout,
+                ),
+                self.open_timeout,
+            )
+        except TimeoutError as exc:
+            raise MLinkTimeoutError(f"connecting to {self.url} timed out") from exc
+        except (OSError, websockets.exceptions.WebSocketException) as exc:
+            raise MLinkTransportError(f"cannot connect to {self.url}: {self._safe(exc)}") from exc
+        self._ws = ws
+        self._logged_on = asyncio.get_running_loop().create_future()
+        for frame in self.protocol.connection_made():
+            await self._send(frame)
+        if self.protocol.credentials is None:
+            self._logged_on.set_result(None)
+        self._reader = asyncio.get_running_loop().create_task(self._read(ws))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._logged_on), self.open_timeout)
+        except TimeoutError as exc:
+            await ws.close()
+            raise MLinkTimeoutError(f"no logon answer from {self.url}") from exc
+
+    async def connect(self) -> None:
+        """Connect and log on. Raises AuthError if the server refuses the credentials."""
+        self._closed = False
+        await self._open()
+
+    async def close(self) -> None:
+        """Close the connection and stop; iteration ends."""
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _send(self, frame: bytes) -> None:
+        ws = self._ws
+        if ws is None:
+            raise MLinkTransportError("not connected")
+        text = self.protocol.encoding == "json"
+        async with self._send_lock:
+            await ws.send(frame.decode() if text else frame)
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    async def _read(self, ws: ClientConnection) -> None:
+        """Receive frames into the queue until the connection ends; then reconnect or fail."""
+        reason: str
+        try:
+            while True:
+                frame = await asyncio.wait_for(ws.recv(), self.heartbeat_timeout)
+                data = frame.encode() if isinstance(frame, str) else frame
+                for event in self.protocol.receive(data):
+                    if self.cache is not None:
+                        self.cache.apply(event)
+                    await self._queue.put(event)
+                if self.protocol.logged_on and self._logged_on and not self._logged_on.done():
+                    self._logged_on.set_result(None)
+        except asyncio.CancelledError:
+            raise
+        except (AuthError, MLinkStreamError) as exc:
+            self._fail(exc)
+            await ws.close()
+            return
+        except TimeoutError:
+            reason = f"no frame for {self.heartbeat_timeout:g} s (stalled server)"
+        except FramingError as exc:
+            reason = f"corrupt frame stream: {exc}"
+        except websockets.exceptions.ConnectionClosed as exc:
+            reason = f"connection closed: {self._safe(exc)}"
+        except OSError as exc:
+            reason = f"connection failed: {self._safe(exc)}"
+        await ws.close()
+        if self._closed:
+            return
+        log.warning("srmlink stream %s: %s", self.url, reason)
+        if self._logged_on is not None and not self._logged_on.done():
+            self._fail(MLinkTransportError(f"{self.url}: {reason}"))
+            return
+        asyncio.get_running_loop().create_task(self._reconnect(reason))
+
+    def _fail(self, error: BaseException) -> None:
+        if self._logged_on is not None and not self._logged_on.done():
+            self._logged_on.set_exception(error)
+            self._logged_on.exception()  # retrieved here too: the consumer may never wait
+        self._queue.put_nowait(_Failure(error))
+
+    async def _reconnect(self, reason: str) -> None:
+        delay = self.backoff
+        for attempt in range(1, self.reconnect_attempts + 1):
+            await asyncio.sleep(delay)
+            if self._closed:
+                return
+            try:
+                await self._open()
+            except (AuthError, MLinkStreamError) as exc:
+                self._fail(exc)
+                return
+            except MLinkTransportError as exc:
+                log.info("srmlink stream reconnect %d failed: %s", attempt, self._safe(exc))
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            await self._queue.put(Reconnected(attempt, reason))
+            return
+        self._fail(
+            MLinkTransportError(
+                f"{self.url}: {reason}; gave up after {self.reconnect_attempts} reconnect attempts"
+            )
+        )
+
+    # ---- requests --------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        msgtype: MessageType,
+        *,
+        where: object | None = None,
+        view: object | None = None,
+        active_latency: int | None = SIGNAL_READY,
+        live: bool = True,
+        highwater_ts: int | None = None,
+        keys: Sequence[TickerKey | ExpiryKey | OptionKey] = (),
+        pkeys: Sequence[PrimaryKey | str] = (),
+    ) -> int:
+        """Start streaming a message type; returns the subscription's query id.
+
+        Args:
+            where / view: clauses (strings in the documented syntax, or srmlink.query
+                builders); checked against the schema before sending.
+            active_latency: ``SIGNAL_READY`` (None, default): the server sends updates when
+                this client has handed every event to the consumer; N: every N ms (0: asap).
+            live: False for the cached records only (a query), True to keep streaming.
+            highwater_ts: only records changed after this time (ns since the epoch).
+            keys: 2023 flow: ticker / expiry / option key filters.
+            pkeys: 2026 flow: only these primary keys (sent as MLinkSubscribe).
+        """
+        cls = self.registry.by_name(msgtype) if isinstance(msgtype, str) else msgtype
+        sub = Subscription(
+            query_id=self.protocol.next_query_id(),
+            msg_name=cls.MSG_NAME,
+            where=_clause(where, "where", cls),
+            view=_clause(view, "view", cls),
+            active_latency=active_latency,
+            live=live,
+            highwater_ts=highwater_ts,
+            keys=tuple(keys),
+            pkeys=tuple(str(k) for k in pkeys),
+        )
+        await self._send(self.protocol.subscribe(sub))
+        return sub.query_id
+
+    async def unsubscribe(self, query_id: int) -> None:
+        """Stop a subscription (the 2023 flow cannot: it ends with the connection)."""
+        frame = self.protocol.unsubscribe(query_id)
+        if frame is not None:
+            await self._send(frame)
+
+    async def query(self, msgtype: MessageType, **kwargs: Any) -> list[Message]:
+        """The current records of a message type (a snapshot over the WebSocket).
+
+        Keyword arguments as :meth:`subscribe` (``live`` is False). The snapshot is what the
+        server sends between the query's Begin and Complete checkpoints; events of other
+        subscriptions that arrive meanwhile are consumed here (the cache still sees them).
+        """
+        query_id = await self.subscribe(msgtype, live=False, **kwargs)
+        records: list[Message] = []
+        inside = False
+        async for event in self:
+            if isinstance(event, CheckPoint) and event.query_id == query_id:
+                if event.state in ("Complete", "Terminated", "Error"):
+                    break
+                inside = inside or event.state == "Begin"
+            elif inside and isinstance(event, Record) and isinstance(event.message, Message):
+                records.append(event.message)
+        if self.protocol.flow == "stream":
+            await self.unsubscribe(query_id)
+        return records
+
+    # ---- iteration -------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._closed and self._queue.empty():
+            raise StopAsyncIteration
+        if (
+            self._queue.empty()
+            and self.protocol.paced
+            and self.protocol.logged_on
+            and self.protocol.outstanding_signal is None
+            and self._ws is not None
+        ):
+            # The consumer has drained everything it was given: ask for the next batch.
+            with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                await self._send(self.protocol.signal_ready())
+        item = await self._queue.get()
+        if isinstance(item, _Failure):
+            self._closed = True
+            raise item.error
+        return item
+
+
+def _clause(value: object | None, what: str, cls: type[Message]) -> str | None:
+    if value is None:
+        return None
+    owner = getattr(value, "message_type", None)
+    if owner is not None and owner is not cls:
+        raise ValueError(f"the {what} clause is for {owner.MSG_NAME}, not {cls.MSG_NAME}")
+    text = str(value).strip()
+    if not text:
+        raise ValueError(f"{what} must not be empty")
+    return text
+
+
+class MLinkStream:
+    """The synchronous twin of :class:`AsyncMLinkStream` (same arguments).
+
+    Runs the async client on an event loop in a background thread; iteration is still
+    consumer-paced (SignalReady goes out when you ask for the next event).
+
+    >>> with MLinkStream(api_key, host="127.0.0.1:8642", scheme="ws") as stream:
+    ...     stream.subscribe("OptionNbboQuote")
+    ...     for event in stream: ...
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="srmlink-stream", daemon=True
+        )
+        self._thread.start()
+
+        async def build() -> AsyncMLinkStream:
+            return AsyncMLinkStream(*args, **kwargs)
+
+        self._client = self._run(build)
+
+    def _run(
+        self, factory: Callable[[], Coroutine[Any, Any, _T]], timeout: float | None = None
+    ) -> _T:
+        future = asyncio.run_coroutine_threadsafe(factory(), self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # or the abandoned call would swallow a later event
+            raise
+
+    @property
+    def cache(self) -> LastValueCache | None:
+        return self._client.cache
+
+    @property
+    def protocol(self) -> ClientProtocol:
+        return self._client.protocol
+
+    def __repr__(self) -> str:
+        return f"MLinkStream({self._client.url!r}, flow={self._client.protocol.flow!r})"
+
+    def connect(self) -> None:
+        """As :meth:`AsyncMLinkStream.connect`."""
+        self._run(self._client.connect)
+
+    def subscribe(self, msgtype: MessageType, **kwargs: Any) -> int:
+        """As :meth:`AsyncMLinkStream.subscribe`."""
+        return self._run(lambda: self._client.subscribe(msgtype, **kwargs))
+
+    def unsubscribe(self, query_id: int) -> None:
+        """As :meth:`AsyncMLinkStream.unsubscribe`."""
+        self._run(lambda: self._client.unsubscribe(query_id))
+
+    def query(self, msgtype: MessageType, **kwargs: Any) -> list[Message]:
+        """As :meth:`AsyncMLinkStream.query`."""
+        return self._run(lambda: self._client.query(msgtype, **kwargs))
+
+    def next_event(self, timeout: float | None = None) -> Event:
+        """The next event; TimeoutError after ``timeout`` seconds, StopIteration at the end."""
+        try:
+            return self._run(self._client.__anext__, timeout)
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        return self.next_event()
+
+    def close(self) -> None:
+        """Close the connection and stop the background loop."""
+        if self._loop.is_closed():
+            return
+        if self._loop.is_running():
+            self._run(self._client.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,97 @@
+"""What a WebSocket stream yields: typed events, the same for both MLink flows.
+
+The 2026 flow (MLinkStream, MLinkStreamAck, MLinkStreamCheckPt, MLinkSubscribe...) and the
+2023 flow (MLinkQuery, MLinkResponse) are mapped onto one vocabulary, so application code
+does not depend on the server's schema version: a :class:`Record` per data object, a
+:class:`StreamAck` per accepted or refused request, :class:`CheckPoint` for Begin / Active /
+Complete / Replaced / Terminated, :class:`Heartbeat`, and :class:`Reconnected` after the
+client resumed a dropped connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from attrs import frozen
+
+from ..codec import Header, UnknownMessage
+from ..errors import DecodeError
+from ..message import Message
+
+__all__ = [
+    "BadMessage",
+    "CheckPoint",
+    "Event",
+    "Heartbeat",
+    "Reconnected",
+    "Record",
+    "StreamAck",
+]
+
+
+@frozen
+class Record:
+    """One data object (a live object replaces the previous one with its primary key)."""
+
+    message: Message | UnknownMessage
+    header: Header | None = None
+
+
+@frozen
+class StreamAck:
+    """The server's answer to a stream or subscribe request.
+
+    ``ok`` is False when the server refused it (``result`` and ``detail`` say why).
+    """
+
+    query_id: int | None
+    msg_name: str | None
+    ok: bool
+    result: str
+    detail: str | None
+    message: Message
+
+
+@frozen
+class CheckPoint:
+    """A stream's progress: ``state`` is Begin, Active, Complete, Replaced, Terminated or Error.
+
+    ``highwater_ts`` (ns since the epoch) is the point a resumed stream starts after;
+    ``signal_id`` echoes the SignalReady whose batch this checkpoint closes.
+    """
+
+    state: str
+    query_id: int | None
+    signal_id: int | None
+    highwater_ts: int | None
+    detail: str | None
+    message: Message
+
+
+@frozen
+class Heartbeat:
+    """The server is alive (MLinkHeartbeat)."""
+
+    timestamp: datetime | None
+    message: Message
+
+
+@frozen
+class Reconnected:
+    """The connection dropped and was re-established; subscriptions resumed.
+
+    ``attempts`` is how many connection attempts it took; ``reason`` what broke the old one.
+    """
+
+    attempts: int
+    reason: str
+
+
+@frozen
+class BadMessage:
+    """One message that could not be decoded; the stream goes on (nothing is hidden)."""
+
+    error: DecodeError
+
+
+Event = Record | StreamAck | CheckPoint | Heartbeat | Reconnected | BadMessage
