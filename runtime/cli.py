@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 from collections.abc import Sequence
@@ -47,6 +48,42 @@ def _generate(args: argparse.Namespace) -> int:
     return 1 if args.check and (w.written or w.removed) else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    try:
+        from .server import LocalServer
+    except ImportError as exc:
+        print(f"srmlink serve needs the server extra: pip install 'srmlink[server]' ({exc})")
+        return 2
+    from .messages import registry
+
+    server = LocalServer(
+        registry,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        demo=args.demo,
+        tick=args.tick,
+        heartbeat=args.heartbeat,
+        faults=args.faults,
+    )
+
+    def ready(srv: LocalServer) -> None:
+        auth = "API key required" if args.api_key else "any API key accepted"
+        ws_url = srv.url.replace("http://", "ws://", 1)
+        print(
+            f"srmlink serve: REST on {srv.url}/rest/{{json,jsonf,proto}}, "
+            f"WebSocket on {ws_url}/mlink/{{json,jsonf,proto}} ({auth}"
+            f"{', demo data' if args.demo else ''}{', fault injection on' if args.faults else ''})",
+            flush=True,
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(server.serve_forever(ready))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srmlink", description="SpiderRock MLink for Python")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +101,28 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if files would change"
     )
     gen.set_defaults(handler=_generate)
+    serve = commands.add_parser("serve", help="run a local MLink-compatible server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8642, help="port (0 picks a free one)")
+    serve.add_argument("--api-key", help="require this API key (default: accept any)")
+    serve.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="seed demo option chains whose quotes tick (default on)",
+    )
+    serve.add_argument(
+        "--tick", type=float, default=0.2, help="seconds between demo quote updates (0: none)"
+    )
+    serve.add_argument(
+        "--heartbeat", type=float, default=10.0, help="seconds between MLinkHeartbeat messages"
+    )
+    serve.add_argument(
+        "--faults",
+        action="store_true",
+        help="enable POST /srmlink/fault/{drop,stall,garbage} (resilience tests)",
+    )
+    serve.set_defaults(handler=_serve)
     from .codegen.schema_cli import add_schema_commands
 
     add_schema_commands(commands)
