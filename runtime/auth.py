@@ -6,15 +6,33 @@ masked, and :func:`redact` scrubs any text that might carry one (URLs, server de
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
 
-__all__ = ["ENV_API_KEY", "Credentials", "redact"]
+__all__ = [
+    "ENV_API_KEY",
+    "LIBRARY_LOGGERS",
+    "Credentials",
+    "RedactingFilter",
+    "protect_logs",
+    "redact",
+]
 
 ENV_API_KEY = "SRMLINK_API_KEY"
 _MASK = "***"
 _QUERY_SECRET = re.compile(r"(?i)\b(apikey|secret|pw|pin|sessionkey)=[^&\s\"']*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',]+")
+# Loggers of the transport libraries, which log request URLs and (at DEBUG) headers.
+LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "websockets",
+    "websockets.client",
+    "websockets.server",
+    "srmlink.stream.websockets",
+)
 
 
 class Credentials:
@@ -72,7 +90,31 @@ class Credentials:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with query-string credentials and every given secret replaced by ``***``."""
     text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={_MASK}", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, _MASK)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs credentials (query-string secrets, Bearer tokens) from log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(a if isinstance(a, int | float) else redact(str(a)) for a in args)
+        record.msg = redact(str(record.msg))
+        return True
+
+
+def protect_logs(names: Iterable[str] = LIBRARY_LOGGERS) -> None:
+    """Attach a :class:`RedactingFilter` to each named logger (once).
+
+    A logger's filters see only records logged to that very logger, hence the explicit
+    list of the transport libraries' loggers that print URLs and headers.
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

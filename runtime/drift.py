@@ -94,10 +94,11 @@ def check_drift(
         token = _text(record.get("mToken", record.get("mCat")))
         if token is not None and entry.token is not None and token != entry.token:
             items.append(DriftItem(DriftKind.TOKEN_DIFFERS, name, token, entry.token))
+    # Types the schema gives no number (dictionary- or proto-only) are not in getmsgtypes.
     items += [
         DriftItem(DriftKind.MISSING_ON_SERVER, e.name, registry=_text(e.number))
         for key, e in entries.items()
-        if key not in seen
+        if key not in seen and e.number is not None
     ]
     order = list(DriftKind)
     return tuple(sorted(items, key=lambda i: (order.index(i.kind), i.name.lower())))

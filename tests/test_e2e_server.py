@@ -287,3 +287,11 @@ def test_slow_consumer_gets_coalesced_updates(ticking_server: ServerProcess) -> 
     # SignalReady, each batch holds at most one record per option (60 in all).
     assert batches >= 3
     assert records <= 60 + 60 * batches
+
+
+@pytest.mark.parametrize("encoding", ["json", "proto"])
+def test_no_schema_drift_against_a_server_of_the_same_schema(
+    quiet_server: ServerProcess, encoding: Encoding
+) -> None:
+    with quiet_server.client(encoding=encoding) as client:
+        assert client.check_drift(warn=False) == ()

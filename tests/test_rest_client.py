@@ -17,6 +17,7 @@ from srmlink.errors import (
     MLinkQueryError,
     MLinkTimeoutError,
     MLinkTransportError,
+    SchemaDriftWarning,
 )
 from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, QueryResult, registry
 from srmlink.messages.enums import QResult
@@ -171,3 +172,16 @@ def test_the_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
     assert any("HTTP Request" in t for t in texts), "httpx logging was not captured"
     for text in texts:
         assert KEY not in text and PASSWORD not in text, text
+
+
+def test_check_drift_warns_about_a_renumbered_type() -> None:
+    entries = [e for e in registry.entries() if e.number is not None]
+    desc = registry.by_name("MsgDesc")
+    records = [
+        desc(name=e.name, m_num=e.number + (1 if e.name == "OptionNbboQuote" else 0))
+        for e in entries
+    ]
+    client = _client(Recorder((200, [*records, _result()])))
+    with pytest.warns(SchemaDriftWarning, match="OptionNbboQuote"):
+        items = client.check_drift()
+    assert [(i.name, i.server, i.registry) for i in items] == [("OptionNbboQuote", "2786", "2785")]

@@ -17,8 +17,9 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 from attrs import frozen
 
-from ..auth import Credentials, redact
+from ..auth import Credentials, protect_logs, redact
 from ..codec import Encoding, UnknownMessage, decode, encode
+from ..drift import DriftItem, check_drift, warn_on_drift
 from ..endpoints import ENDPOINTS
 from ..errors import (
     AuthError,
@@ -29,7 +30,8 @@ from ..errors import (
 )
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
-from ..registry import Registry
+from ..records import wire_value
+from ..registry import Registry, default_registry
 from . import commands
 from .commands import Clause, MessageType, RestRequest
 
@@ -46,24 +48,6 @@ class RestResult:
 
     messages: tuple[Message | UnknownMessage, ...]
     query_result: Message | None
-
-
-class _RedactingFilter(logging.Filter):
-    """Scrubs credentials from httpx's own log records (it logs every request URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact(str(a)) if not isinstance(a, int) else a for a in args)
-        record.msg = redact(str(record.msg))
-        return True
-
-
-def _protect_library_logs() -> None:
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactingFilter) for f in logger.filters):
-            logger.addFilter(_RedactingFilter())
 
 
 class _Core:
@@ -92,7 +76,7 @@ class _Core:
         self.retries = retries
         self.backoff = backoff
         self.registry = registry
-        _protect_library_logs()
+        protect_logs()
 
     def encoding_for(self, request: RestRequest) -> Encoding:
         # JSON-only message types cannot come back as protobuf.
@@ -156,6 +140,18 @@ class _Core:
             self._check(request, result)
         log.debug("%s %s: %d records", request.method, self.safe_url(http), len(messages))
         return RestResult(tuple(messages), result)
+
+    def drift(self, result: RestResult, warn: bool) -> tuple[DriftItem, ...]:
+        """The drift between a getmsgtypes answer and the registry (see :mod:`srmlink.drift`)."""
+        records = [
+            {name: wire_value(m, name) for name in ("name", "mNum", "mToken", "mCat")}
+            for m in result.messages
+            if isinstance(m, Message)
+        ]
+        registry = self.registry if self.registry is not None else default_registry()
+        if warn:
+            return warn_on_drift(records, registry, stacklevel=4)
+        return check_drift(records, registry)
 
     def _check(self, request: RestRequest, result: Any) -> None:
         outcome = getattr(result, "result", None)
@@ -340,6 +336,14 @@ class MLinkClient(_Commands[RestResult]):
             time.sleep(step)
             attempt += 1
 
+    def check_drift(self, *, warn: bool = True) -> tuple[DriftItem, ...]:
+        """Compare the server's getmsgtypes with the generated registry.
+
+        With ``warn`` the differences also become one SchemaDriftWarning; never raises over
+        them (a stream keeps working for every type both sides agree on).
+        """
+        return self._core.drift(self.getmsgtypes(), warn)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -396,6 +400,10 @@ class AsyncMLinkClient(_Commands[Awaitable[RestResult]]):
                 return step
             await asyncio.sleep(step)
             attempt += 1
+
+    async def check_drift(self, *, warn: bool = True) -> tuple[DriftItem, ...]:
+        """As :meth:`MLinkClient.check_drift`."""
+        return self._core.drift(await self.getmsgtypes(), warn)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -31,7 +31,7 @@ from typing import Any, Literal, Self, TypeVar
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from ..auth import Credentials, redact
+from ..auth import Credentials, protect_logs, redact
 from ..codec import Encoding
 from ..endpoints import ENDPOINTS
 from ..errors import (
@@ -51,6 +51,25 @@ from .protocol import SIGNAL_READY, ClientProtocol, Flow, Subscription
 __all__ = ["ENDPOINTS", "AsyncMLinkStream", "MLinkStream"]
 
 log = logging.getLogger("srmlink.stream")
+# The websockets connection logs here: at DEBUG it prints every frame, and the frames we
+# send include MLinkLogon with the credentials, so outgoing payloads are not logged.
+_WIRE_LOG = logging.getLogger("srmlink.stream.websockets")
+
+
+class _HideSentPayloads(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if str(record.msg).startswith(">") and isinstance(args, tuple) and args:
+            frame = args[0]
+            data = getattr(frame, "data", None)
+            if isinstance(data, bytes | bytearray) and len(args) == 1:
+                opcode = getattr(frame, "opcode", None)
+                name = getattr(opcode, "name", "frame")
+                record.args = (f"{name} [{len(data)} bytes, payload not logged]",)
+        return True
+
+
+_WIRE_LOG.addFilter(_HideSentPayloads())
 MessageType = str | type[Message]
 _T = TypeVar("_T")
 
@@ -82,7 +101,8 @@ class AsyncMLinkStream:
         cache: keep a :class:`LastValueCache` of every record received (``.cache``).
         reconnect_attempts: connection attempts in a row before giving up (0: never reconnect).
         backoff / max_backoff: first and largest delay between attempts, seconds.
-        heartbeat_timeout: seconds without any frame after which the server counts as stalled.
+        heartbeat_timeout: seconds without any frame after which the server counts as stalled
+            (schemas with MLinkHeartbeat; a dead connection also fails the transport's pings).
         open_timeout: seconds allowed for connecting and logging on.
         max_queue: events buffered ahead of the consumer before the client stops reading
             (and so the server slows down and coalesces).
@@ -102,7 +122,7 @@ class AsyncMLinkStream:
         reconnect_attempts: int = 10,
         backoff: float = 0.25,
         max_backoff: float = 30.0,
-        heartbeat_timeout: float = 35.0,
+        heartbeat_timeout: float | None = 35.0,
         open_timeout: float = 10.0,
         max_queue: int = 10_000,
     ) -> None:
@@ -116,13 +136,16 @@ class AsyncMLinkStream:
             else Credentials.from_env()
         )
         self.registry = registry if registry is not None else default_registry()
+        protect_logs()
         self.url = f"{scheme}://{host or ENDPOINTS[endpoint]}/mlink/{encoding}"
         self.protocol = ClientProtocol(self.registry, encoding, credentials, flow=flow)
         self.cache: LastValueCache | None = LastValueCache() if cache else None
         self.reconnect_attempts = reconnect_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.heartbeat_timeout = heartbeat_timeout
+        # Without MLinkHeartbeat (2023 schemas) silence is normal: WebSocket pings, which
+        # the transport sends every 20 s, are then what detects a dead connection.
+        self.heartbeat_timeout = heartbeat_timeout if "MLinkHeartbeat" in self.registry else None
         self.open_timeout = open_timeout
         self._queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(max_queue)
         self._ws: ClientConnection | None = None
@@ -166,8 +189,8 @@ class AsyncMLinkStream:
                     self.url,
                     additional_headers=headers,
                     max_size=None,
-                    ping_interval=None,
                     open_timeout=self.open_timeout,
+                    logger=_WIRE_LOG,
                 ),
                 self.open_timeout,
             )
@@ -233,7 +256,7 @@ class AsyncMLinkStream:
             await ws.close()
             return
         except TimeoutError:
-            reason = f"no frame for {self.heartbeat_timeout:g} s (stalled server)"
+            reason = f"no frame for {self.heartbeat_timeout} s (stalled server)"
         except FramingError as exc:
             reason = f"corrupt frame stream: {exc}"
         except websockets.exceptions.ConnectionClosed as exc:
