@@ -22,7 +22,8 @@ __all__ = [
 
 ENV_API_KEY = "SRMLINK_API_KEY"
 _MASK = "***"
-_QUERY_SECRET = re.compile(r"(?i)\b(apikey|secret|pw|pin|sessionkey)=[^&\s\"']*")
+# Up to the next separator; ":" too, as an error text often goes on "URL: detail".
+_QUERY_SECRET = re.compile(r"(?i)\b(apikey|secret|pw|pin|sessionkey)=[^&\s\"':]*")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',]+")
 # Loggers of the transport libraries, which log request URLs and (at DEBUG) headers.
 LIBRARY_LOGGERS = (

@@ -126,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     from .codegen.schema_cli import add_schema_commands
 
     add_schema_commands(commands)
+    from .cli_data import add_data_commands
+
+    add_data_commands(commands)
     return parser
 
 
