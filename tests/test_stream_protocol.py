@@ -9,7 +9,7 @@ import pytest
 from srmlink import OptionKey
 from srmlink.auth import Credentials
 from srmlink.codec import Encoding, FrameDecoder, encode, encode_message
-from srmlink.errors import AuthError
+from srmlink.errors import AuthError, SRMLinkError
 from srmlink.message import Message
 from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
 from srmlink.server import LiveStore, RestHandler
@@ -257,3 +257,15 @@ def test_heartbeats() -> None:
     wire = Wire("jsonf")
     events = wire.deliver(wire.session.heartbeat())
     assert type(events[0]).__name__ == "Heartbeat"
+
+
+@pytest.mark.parametrize(("state", "error"), [("OtherError", "MLinkStreamError"),
+                                              ("GoodNight", "MLinkStreamError"),
+                                              ("AccountSuspended", "AuthError")])  # fmt: skip
+def test_admin_failures_raise_typed_errors(state: str, error: str) -> None:
+    wire = Wire("jsonf")
+    admin = wire.handler.make("MLinkAdmin", state=state, detail="server says no")
+    with pytest.raises(SRMLinkError) as caught:
+        wire.deliver([admin])
+    assert type(caught.value).__name__ == error
+    assert "server says no" in str(caught.value)
