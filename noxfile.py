@@ -76,6 +76,18 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The framing / decoder fuzz tests at ten times the normal volume (1,000,000 streams)."""
+    _install(session)
+    session.run(
+        "pytest",
+        "tests/test_framing_fuzz.py",
+        *session.posargs,
+        env={"SRMLINK_FUZZ_INPUTS": os.environ.get("SRMLINK_FUZZ_INPUTS", "1000000")},
+    )
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Codec benchmark: typed decode / encode against orjson and json baselines, one process."""
     _install(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, settings
 
 from srmlink.codegen.build import generate
 from srmlink.codegen.stage import stage_package
+from srmlink.registry import Registry
 
 settings.register_profile("dev", max_examples=100)
 settings.register_profile(
@@ -74,3 +76,31 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
         return cache[schema]
 
     return stage
+
+
+def snapshot_registry(staged: Callable[[Path], Path], snapshot: str) -> Registry:
+    """The registry of ``snapshot``'s bindings, imported in this process.
+
+    Generated modules import each other relatively and the registry resolves classes through
+    its own package name, so a staged tree loads under ``srmlink_snapshot_<name>`` beside any
+    other snapshot without a clash (the protobuf codec names its descriptors after each class's
+    module as well). Cheaper than a subprocess per test and lets pytest report the values.
+    """
+    name = "srmlink_snapshot_" + snapshot.replace("-", "_")
+    module = sys.modules.get(name)
+    if module is None:
+        package = staged(snapshot_dir(snapshot)) / "srmlink" / "messages"
+        spec = importlib.util.spec_from_file_location(
+            name, package / "__init__.py", submodule_search_locations=[str(package)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    registry = module.registry
+    assert isinstance(registry, Registry)
+    return registry

@@ -287,7 +287,8 @@ def proto_decoder(cls: type) -> Callable[[bytes], Any]:
             return decode(parse(payload))
         except _pb_message.DecodeError as exc:
             raise DecodeError(f"invalid protobuf payload: {exc}", message_type=name) from None
-        except (ValueError, KeyParseError) as exc:
+        except (ValueError, OverflowError, KeyParseError) as exc:
+            # OverflowError: a Timestamp / Duration beyond what datetime / timedelta hold.
             raise DecodeError(f"invalid value: {exc}", message_type=name) from None
 
     return decode_payload

@@ -30,7 +30,10 @@ def parse_datetime(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def format_datetime(value: datetime) -> str:
@@ -54,7 +57,10 @@ def format_date(value: date) -> str:
 def parse_timespan(text: str | float) -> timedelta:
     """A TimeSpan value. Raises ValueError when malformed."""
     if isinstance(text, int | float) and not isinstance(text, bool):
-        return timedelta(seconds=text)
+        try:
+            return timedelta(seconds=text)
+        except OverflowError:  # beyond timedelta's +-999999999 days
+            raise ValueError(f"TimeSpan of {text!r} seconds is out of range") from None
     if not isinstance(text, str):
         raise ValueError(f"expected a TimeSpan string, got {type(text).__name__}")
     match = _TIMESPAN.fullmatch(text.strip())
@@ -62,13 +68,16 @@ def parse_timespan(text: str | float) -> timedelta:
         raise ValueError(f"expected [-][d.]hh:mm:ss[.fffffff], got {text!r}")
     sign, days, hours, minutes, seconds, fraction = match.groups()
     ticks = int((fraction or "").ljust(7, "0"))  # 100 ns units
-    value = timedelta(
-        days=int(days or 0),
-        hours=int(hours),
-        minutes=int(minutes),
-        seconds=int(seconds),
-        microseconds=ticks // 10,
-    )
+    try:
+        value = timedelta(
+            days=int(days or 0),
+            hours=int(hours),
+            minutes=int(minutes),
+            seconds=int(seconds),
+            microseconds=ticks // 10,
+        )
+    except OverflowError:  # beyond timedelta's +-999999999 days
+        raise ValueError(f"TimeSpan {text!r} is out of range") from None
     return -value if sign else value
 
 
