@@ -64,7 +64,7 @@ _SR_OF_PROTO = {
     "ExpiryKey": "ExpiryKey",
     "OptionKey": "OptionKey",
 }
-_SKIPPED_PROTO_FIELDS = frozenset({"_meta", "pkey"})
+_SKIPPED_PROTO_FIELDS = frozenset({"_meta"})
 
 
 def proto_type_of(field: ProtoField) -> str:
@@ -92,7 +92,9 @@ class ProtoPool:
         top: list[ProtoField] = []
         groups: dict[str, tuple[ProtoField, ProtoMessage]] = {}
         for f in proto.fields:
-            if f.name in _SKIPPED_PROTO_FIELDS:
+            # `PKey pkey` wraps the primary key (matched through the nested PKey above); a
+            # plain `string pkey` (PostAck) is an ordinary field.
+            if f.name in _SKIPPED_PROTO_FIELDS or (f.name == "pkey" and f.type == "message"):
                 continue
             if f.repeated and f.type == "message" and f.type_name in nested:
                 groups[normalise(f.name)] = (f, nested[f.type_name])

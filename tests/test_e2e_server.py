@@ -141,6 +141,7 @@ def test_postmsgs_creates_and_replaces(quiet_server: ServerProcess, encoding: En
         for bid in (1.25, 2.5):
             acks = client.postmsgs([OptionNbboQuote(pkey=pkey, bid_price=bid)]).messages
             assert [str(a.result) for a in acks] == ["OK"]  # type: ignore[union-attr]
+            assert [a.pkey for a in acks] == [str(pkey)]  # type: ignore[union-attr]
         got = client.getmsg(OptionNbboQuote, pkey).messages
         assert [m.bid_price for m in got] == [2.5]  # type: ignore[union-attr]
 

@@ -392,8 +392,7 @@ class RestHandler:
                     "PostAck",
                     msgType=item.MSG_NUM,
                     sendTs=stamp,
-                    # PostAck.pkey is JSON-only in the schema: protobuf cannot carry it.
-                    pkey=key if enc != "proto" else None,
+                    pkey=key,
                     result="Ok",
                 )
             )
