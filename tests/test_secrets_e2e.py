@@ -25,9 +25,7 @@ def test_the_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
     texts: list[str] = []
 
     async def session() -> None:
-        async with AsyncMLinkClient(
-            f"{KEY}.{PASSWORD}", host=server.host, scheme="http"
-        ) as client:
+        async with AsyncMLinkClient(f"{KEY}.{PASSWORD}", host=server.host, scheme="http") as client:
             texts.append(repr(client))
             await client.getmsgs(OptionNbboQuote, where="okey.tk:eq:AAPL", limit=3)
             await client.getcount(OptionNbboQuote)
@@ -50,9 +48,7 @@ def test_the_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
                 with pytest.raises(SRMLinkError) as caught:
                     await bad.getmsgtypes()
                 texts.extend((str(caught.value), repr(caught.value)))
-        wrong_stream = AsyncMLinkStream(
-            WRONG, host=server.host, scheme="ws", reconnect_attempts=0
-        )
+        wrong_stream = AsyncMLinkStream(WRONG, host=server.host, scheme="ws", reconnect_attempts=0)
         with pytest.raises(SRMLinkError) as failed:
             await wrong_stream.connect()
         await wrong_stream.close()

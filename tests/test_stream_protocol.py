@@ -10,11 +10,13 @@ from srmlink import OptionKey
 from srmlink.auth import Credentials
 from srmlink.codec import Encoding, FrameDecoder, encode, encode_message
 from srmlink.errors import AuthError, SRMLinkError
+from srmlink.framing import encode_frame
 from srmlink.message import Message
 from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
 from srmlink.server import LiveStore, RestHandler
 from srmlink.server.session import StreamSession
 from srmlink.stream import (
+    BadMessage,
     CheckPoint,
     ClientProtocol,
     Event,
@@ -269,3 +271,13 @@ def test_admin_failures_raise_typed_errors(state: str, error: str) -> None:
         wire.deliver([admin])
     assert type(caught.value).__name__ == error
     assert "server says no" in str(caught.value)
+
+
+def test_a_bad_message_becomes_an_event_and_the_rest_of_the_frame_is_read() -> None:
+    wire = Wire("proto", store=seeded())
+    wire.connect()
+    good = encode([quote(KEYS[0], 1.5)], "proto")
+    bad = encode_frame("P", OptionNbboQuote.MSG_NUM or 0, b"\xff\xff")
+    events = wire.client.receive(good + bad + good)
+    assert [type(e).__name__ for e in events] == ["Record", "BadMessage", "Record"]
+    assert isinstance(events[1], BadMessage) and events[1].error.message_type == "OptionNbboQuote"

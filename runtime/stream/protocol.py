@@ -239,12 +239,11 @@ class ClientProtocol:
             MLinkStreamError: the server reported another session-level error.
             FramingError: the frame stream is corrupt; the connection must be dropped.
         """
-        try:
-            envelopes: Sequence[Envelope] = self._decoder.feed_envelopes(data)
-        except DecodeError as exc:
-            return [BadMessage(exc)]
         events: list[Event] = []
-        for envelope in envelopes:
+        for envelope in self._decoded(data):
+            if isinstance(envelope, BadMessage):
+                events.append(envelope)
+                continue
             message = envelope.message
             if not isinstance(message, Message):
                 events.append(Record(message, envelope.header))
@@ -255,6 +254,27 @@ class ClientProtocol:
             elif not isinstance(event, bool):
                 events.append(event)
         return events
+
+    def _decoded(self, data: bytes) -> list[Envelope | BadMessage]:
+        """Every message ``data`` completes, in order; one that fails to decode becomes a
+        BadMessage in its place and the rest of the frame is still read."""
+        out: list[Envelope | BadMessage] = []
+        chunk = data
+        while True:
+            try:
+                got: Sequence[Envelope] = self._decoder.feed_envelopes(chunk)
+            except DecodeError as exc:
+                out.append(BadMessage(exc))
+                if self.encoding == "json":
+                    return out  # one message per frame: nothing else is waiting
+                chunk = b""
+                continue
+            out.extend(got)
+            # The decoder returns what decoded before a bad frame and raises for that frame
+            # on the next feed: feed nothing more until it has nothing left.
+            if not got or self.encoding == "json":
+                return out
+            chunk = b""
 
     def _control(self, message: Message) -> Event | bool | None:
         """The event for a control message; True if consumed silently; None for data."""
