@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from .message import Message
 from .registry import Registry
@@ -64,7 +64,7 @@ def run_demo(
     """Run the demo session; returns the number of live updates received."""
     from .messages import OptionNbboQuote, registry  # noqa: PLC0415 - generated on demand
 
-    with _local_server(registry) if host is None else _given(host) as address:
+    with _local_server(registry) if host is None else nullcontext(host) as address:
         key = api_key or _DEMO_KEY
         out(f"MLink server at {address}")
         where = (OptionNbboQuote.fields.okey.tk == "AAPL") & (OptionNbboQuote.fields.bid_size >= 20)
@@ -102,8 +102,3 @@ def run_demo(
                         out(_quote_line(event.message))
         out(f"  {updates} live updates received")
     return updates
-
-
-@contextmanager
-def _given(host: str) -> Iterator[str]:
-    yield host

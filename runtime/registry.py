@@ -59,6 +59,16 @@ class Registry:
             raise UnknownMessageError(f"no message type {key!r} in the generated schema")
         return found
 
+    def lookup(self, label: str) -> type[Message]:
+        """The class of a message type as MLink requests name it (``msgtype`` / ``msgName``):
+        a name in any case, or a decimal mNum.
+
+        Raises:
+            UnknownMessageError: no (defined) message type has that name or number.
+        """
+        text = label.strip()
+        return self.by_number(int(text)) if text.isdigit() else self.by_name(text)
+
     def _load(self, entry: MessageEntry) -> type[Message]:
         cls = self._classes.get(entry.name)
         if cls is None:

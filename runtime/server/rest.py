@@ -118,11 +118,7 @@ class RestHandler:
         if not name:
             raise _Refused("Error", "msgtype is required")
         try:
-            return (
-                self.registry.by_number(int(name))
-                if name.isdigit()
-                else self.registry.by_name(name)
-            )
+            return self.registry.lookup(name)
         except UnknownMessageError as exc:
             raise _Refused("Error", f"unknown msgtype {name!r}") from exc
 

@@ -145,11 +145,7 @@ class StreamSession:
         if not text:
             raise QueryError("msgName is required")
         try:
-            return (
-                self.registry.by_number(int(text))
-                if text.isdigit()
-                else self.registry.by_name(text)
-            )
+            return self.registry.lookup(text)
         except UnknownMessageError:
             raise QueryError(f"unknown message type {text!r}") from None
 
