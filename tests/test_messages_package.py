@@ -88,13 +88,3 @@ def test_registry_names_are_case_insensitive(name: str, staged: Callable[[Path],
     )
     assert out.split(" ", 1)[0] == "OptionNbboQuote"
     assert out.strip().endswith("True True False")
-
-
-def test_lookup_takes_a_name_in_any_case_or_a_number() -> None:
-    from srmlink.errors import UnknownMessageError
-    from srmlink.messages import OptionNbboQuote, registry
-
-    assert registry.lookup("optionnbboquote") is OptionNbboQuote
-    assert registry.lookup(" 2785 ") is OptionNbboQuote
-    with pytest.raises(UnknownMessageError):
-        registry.lookup("NoSuchMessage")

@@ -18,6 +18,7 @@ from srmlink.errors import (
     MLinkTimeoutError,
     MLinkTransportError,
     SchemaDriftWarning,
+    UnknownMessageError,
 )
 from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, QueryResult, registry
 from srmlink.messages.enums import QResult
@@ -185,3 +186,11 @@ def test_check_drift_warns_about_a_renumbered_type() -> None:
     with pytest.warns(SchemaDriftWarning, match="OptionNbboQuote"):
         items = client.check_drift()
     assert [(i.name, i.server, i.registry) for i in items] == [("OptionNbboQuote", "2786", "2785")]
+
+
+def test_registry_lookup_takes_a_name_in_any_case_or_a_number() -> None:
+    # The label form msgtype / msgName requests use (the local server resolves them so).
+    assert registry.lookup("optionnbboquote") is OptionNbboQuote
+    assert registry.lookup(" 2785 ") is OptionNbboQuote
+    with pytest.raises(UnknownMessageError):
+        registry.lookup("NoSuchMessage")
