@@ -6,8 +6,17 @@ the client each run in a separate process importing only that tree.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from srmlink.errors import SchemaDriftWarning
+from srmlink.stream import AsyncMLinkStream
+from srmlink.testing import start_server
 
 from .conftest import _ISOLATE, run_python, snapshot_dir
 
@@ -60,3 +69,33 @@ def test_mlinkquery_flow_all_encodings(staged: Callable[[Path], Path]) -> None:
         # a 20-record SPY snapshot (FullQuery, TkeyFilters), then the AAPL subscription:
         # MLinkResponse Begin, Complete, then live updates.
         assert line.startswith(f"{encoding} 20 ['SPY'] ['Begin', 'Complete'] 3 "), out
+
+
+def test_connecting_to_an_older_server_warns_about_schema_drift(
+    staged: Callable[[Path], Path],
+) -> None:
+    """The 2026 bindings against a server of the 2023-05 schema: check_drift on connect
+    names the renumbered types, and the connection still works."""
+    stage = staged(snapshot_dir("2023-05"))
+    launch = _ISOLATE + "from srmlink.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+    server = start_server(
+        api_key="k23",
+        launcher=[sys.executable, "-c", launch],
+        env={**os.environ, "PYTHONPATH": str(stage)},
+        extra=["--tick", "0"],
+    )
+
+    async def run() -> bool:
+        stream = AsyncMLinkStream(
+            "k23", host=server.host, scheme="ws", encoding="json", check_drift=True
+        )
+        async with stream:
+            return stream.protocol.logged_on
+
+    try:
+        with pytest.warns(SchemaDriftWarning) as caught:
+            assert asyncio.run(run())
+    finally:
+        server.stop()
+    text = str(caught[0].message)
+    assert "OptionNbboQuote" in text or "mNum differs" in text

@@ -138,8 +138,12 @@ def _get(command: str, msgtype: MessageType | None = None, *rest: tuple[str, str
 
 
 def getmsgtypes() -> RestRequest:
-    """Every message type the server knows (MsgDesc records)."""
-    return _get("getmsgtypes")
+    """Every message type the server knows (MsgDesc records).
+
+    Always asked for as (framed) JSON: it is the call that finds out whether the server's
+    message numbers are ours, so its answer must not depend on them (JSON names each type).
+    """
+    return RestRequest("GET", "getmsgtypes", (), json_only=True)
 
 
 def getschema(msgtype: MessageType) -> RestRequest:

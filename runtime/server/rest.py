@@ -33,7 +33,7 @@ from ..query import (
     parse_where,
     sort_key,
 )
-from ..records import make
+from ..records import has_field, make
 from ..registry import Registry
 from ..rest.commands import MAX_LIMIT as _MAX_LIMIT
 from .aggregate import bucket_keys, parse_group, parse_measures, stats
@@ -182,7 +182,7 @@ class RestHandler:
                     "MsgDesc",
                     name=entry.name,
                     mNum=entry.number,
-                    mToken=self._token(entry.token, enc),
+                    **self._token(entry.token, enc),
                     hasTKey="Yes" if "TickerKey" in has else "No",
                     hasEKey="Yes" if "ExpiryKey" in has else "No",
                     hasOKey="Yes" if "OptionKey" in has else "No",
@@ -190,15 +190,19 @@ class RestHandler:
             )
         return out
 
-    def _token(self, token: str | None, encoding: Encoding) -> str | None:
-        """The mToken to report: protobuf carries only tokens its MLinkToken enum numbers
-        (the 2026 proto enum lacks some the dictionary uses, e.g. GlobalDefinition)."""
-        enum = self.registry.by_name("MsgDesc").SPEC.field("mToken").type
-        if token is None or encoding != "proto" or enum is None:
-            return token
-        if enum.from_wire(token).number is not None:
-            return token
-        return None
+    def _token(self, token: str | None, encoding: Encoding) -> dict[str, str | None]:
+        """MsgDesc's token member: ``mToken`` (2026) or ``mCat`` (2023), and only a token the
+        encoding can carry (the 2026 proto enum lacks some the dictionary uses, such as
+        GlobalDefinition: protobuf has no number to send for them)."""
+        desc = self.registry.by_name("MsgDesc")
+        for wire in ("mToken", "mCat"):
+            if not has_field(desc, wire):
+                continue
+            enum = desc.SPEC.field(wire).type
+            if token is not None and encoding == "proto" and enum is not None:
+                token = token if enum.from_wire(token).number is not None else None
+            return {wire: token}
+        return {}
 
     def _getschema(self, params: dict[str, str], body: bytes, enc: Encoding) -> list[Message]:
         cls = self._class(params)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
@@ -33,6 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ..auth import Credentials, protect_logs, redact
 from ..codec import Encoding
+from ..drift import DriftItem
 from ..endpoints import ENDPOINTS
 from ..errors import (
     AuthError,
@@ -40,6 +42,8 @@ from ..errors import (
     MLinkStreamError,
     MLinkTimeoutError,
     MLinkTransportError,
+    SchemaDriftWarning,
+    SRMLinkError,
 )
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
@@ -106,6 +110,8 @@ class AsyncMLinkStream:
         open_timeout: seconds allowed for connecting and logging on.
         max_queue: events buffered ahead of the consumer before the client stops reading
             (and so the server slows down and coalesces).
+        check_drift: on connect, compare the server's getmsgtypes (over REST, same host)
+            with the registry and warn (SchemaDriftWarning) about differences; never fails.
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class AsyncMLinkStream:
         heartbeat_timeout: float | None = 35.0,
         open_timeout: float = 10.0,
         max_queue: int = 10_000,
+        check_drift: bool = False,
     ) -> None:
         if encoding not in ("json", "jsonf", "proto"):
             raise ValueError(f"encoding must be json, jsonf or proto, not {encoding!r}")
@@ -153,6 +160,8 @@ class AsyncMLinkStream:
         self._logged_on: asyncio.Future[None] | None = None
         self._closed = False
         self._send_lock = asyncio.Lock()
+        self._check_drift = check_drift
+        self._rest = (host or ENDPOINTS[endpoint], "https" if scheme == "wss" else "http")
 
     def __repr__(self) -> str:
         return f"AsyncMLinkStream({self.url!r}, flow={self.protocol.flow!r})"
@@ -214,7 +223,28 @@ class AsyncMLinkStream:
     async def connect(self) -> None:
         """Connect and log on. Raises AuthError if the server refuses the credentials."""
         self._closed = False
+        if self._check_drift:
+            await self.check_drift()
         await self._open()
+
+    async def check_drift(self) -> tuple[DriftItem, ...]:
+        """Compare the server's message types (REST getmsgtypes on the same host) with the
+        registry; differences become one SchemaDriftWarning. Never raises over the check:
+        a server that cannot answer is reported in the warning too."""
+        from ..rest import AsyncMLinkClient  # noqa: PLC0415 - httpx only when asked for
+
+        host, scheme = self._rest
+        try:
+            async with AsyncMLinkClient(
+                self.protocol.credentials, host=host, scheme=scheme, registry=self.registry
+            ) as client:
+                return await client.check_drift()
+        except SRMLinkError as exc:
+            warnings.warn(
+                SchemaDriftWarning(f"could not compare the server's message types: {exc}"),
+                stacklevel=2,
+            )
+            return ()
 
     async def close(self) -> None:
         """Close the connection and stop; iteration ends."""
