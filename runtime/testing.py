@@ -20,14 +20,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from attrs import frozen
 
-from .rest import MLinkClient
-from .stream import MLinkStream
+# pytest loads this plugin in every session of every project that installs srmlink: the
+# clients (httpx, websockets, codecs) are imported only when a fixture is used.
+if TYPE_CHECKING:
+    from .rest import MLinkClient
+    from .stream import MLinkStream
 
 __all__ = ["ServerProcess", "mlink_client", "mlink_server", "mlink_stream", "start_server"]
 
@@ -64,14 +66,20 @@ class ServerProcess:
 
     def client(self, **kwargs: Any) -> MLinkClient:
         """An MLinkClient for this server (keyword arguments as MLinkClient's)."""
+        from .rest import MLinkClient  # noqa: PLC0415
+
         return MLinkClient(self.api_key, host=self.host, scheme="http", **kwargs)
 
     def stream(self, **kwargs: Any) -> MLinkStream:
         """An unconnected MLinkStream for this server (keyword arguments as its)."""
+        from .stream import MLinkStream  # noqa: PLC0415
+
         return MLinkStream(self.api_key, host=self.host, scheme="ws", **kwargs)
 
     def fault(self, kind: str, **params: str) -> int:
         """Inject a fault (server started with ``--faults``); returns connections affected."""
+        import httpx  # noqa: PLC0415
+
         response = httpx.post(f"{self.url}/srmlink/fault/{kind}", params=params, timeout=10)
         response.raise_for_status()
         return int(response.json()["connections"])
