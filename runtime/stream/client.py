@@ -157,6 +157,7 @@ class AsyncMLinkStream:
         self._queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(max_queue)
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
         self._logged_on: asyncio.Future[None] | None = None
         self._closed = False
         self._send_lock = asyncio.Lock()
@@ -249,10 +250,11 @@ class AsyncMLinkStream:
     async def close(self) -> None:
         """Close the connection and stop; iteration ends."""
         self._closed = True
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        for task in (self._reconnecting, self._reader):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._ws is not None:
             await self._ws.close()
 
@@ -300,7 +302,8 @@ class AsyncMLinkStream:
         if self._logged_on is not None and not self._logged_on.done():
             self._fail(MLinkTransportError(f"{self.url}: {reason}"))
             return
-        asyncio.get_running_loop().create_task(self._reconnect(reason))
+        # Held on self: the event loop keeps only a weak reference to a task.
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(reason))
 
     def _fail(self, error: BaseException) -> None:
         if self._logged_on is not None and not self._logged_on.done():
