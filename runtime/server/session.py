@@ -54,7 +54,6 @@ class _Sub:
     matches: Callable[[Message], bool]
     view: tuple[str, ...] | None
     latency: int | None
-    live: bool = True
     keys: set[str] = field(factory=set)
     pending: dict[str, Message] = field(factory=dict)
     armed: bool = False
@@ -289,7 +288,6 @@ class StreamSession:
                 matches=keyed,
                 view=view,
                 latency=_WAIT_SIGNAL if latency is None or latency < 0 else latency,
-                live=live,
             )
             out.append(response("Begin"))
             out.extend(self._records(sub, since))

@@ -164,8 +164,11 @@ class ClientProtocol:
         incremental = sub.highwater_ts is not None
         kind = ("Incr" if incremental else "Full") + ("Subscription" if sub.live else "Query")
         cls = self.registry.by_name(sub.msg_name)
-        filters: dict[str, list[dict[str, object]]] = {"TkeyFilters": [], "EkeyFilters": []}
-        filters["OkeyFilters"] = []
+        filters: dict[str, list[dict[str, object]]] = {
+            "TkeyFilters": [],
+            "EkeyFilters": [],
+            "OkeyFilters": [],
+        }
         for key in sub.keys:
             if isinstance(key, OptionKey):
                 filters["OkeyFilters"].append({"optionKey": key})
