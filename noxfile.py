@@ -95,6 +95,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def demo(session: nox.Session) -> None:
+    """The main job in a checkout: generate, then a typed session against a local server."""
+    _install(session)
+    session.run("srmlink", "generate")
+    session.run("srmlink", "demo", *session.posargs)
+
+
+@nox.session
 def golden(session: nox.Session) -> None:
     """Rewrite the golden files from tests/golden/schema (review the diff before committing)."""
     _install(session)

@@ -19,15 +19,18 @@ from .keys import CallPut, ExpiryKey, OptionKey, TickerKey, parse_key
 
 if TYPE_CHECKING:
     from .rest import AsyncMLinkClient, MLinkClient
+    from .stream import AsyncMLinkStream, MLinkStream
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AsyncMLinkClient",
+    "AsyncMLinkStream",
     "CallPut",
     "ExpiryKey",
     "KeyParseError",
     "MLinkClient",
+    "MLinkStream",
     "OptionKey",
     "SREnum",
     "SRFlag",
@@ -41,9 +44,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The clients pull in httpx: imported on first use, so `import srmlink` stays light.
+    # The clients pull in httpx / websockets: imported on first use, so `import srmlink` stays
+    # light.
     if name in ("MLinkClient", "AsyncMLinkClient"):
         from . import rest  # noqa: PLC0415
 
         return getattr(rest, name)
+    if name in ("MLinkStream", "AsyncMLinkStream"):
+        from . import stream  # noqa: PLC0415
+
+        return getattr(stream, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import srmlink
+import srmlink.query
+import srmlink.stream
 
 
 def test_srmlink_all_is_pinned() -> None:
     assert srmlink.__all__ == sorted(srmlink.__all__)
     assert srmlink.__all__ == [
         "AsyncMLinkClient",
+        "AsyncMLinkStream",
         "CallPut",
         "ExpiryKey",
         "KeyParseError",
         "MLinkClient",
+        "MLinkStream",
         "OptionKey",
         "SREnum",
         "SRFlag",
@@ -25,3 +29,12 @@ def test_srmlink_all_is_pinned() -> None:
     ]
     for name in srmlink.__all__:
         assert hasattr(srmlink, name), name
+
+
+def test_stream_and_query_all_are_sorted_and_resolve() -> None:
+    for module in (srmlink.stream, srmlink.query):
+        # Sorted as ruff keeps them: CONSTANTS first, then the rest by code point.
+        names = list(module.__all__)
+        assert names == sorted(names, key=lambda n: (not n.isupper(), n)), module.__name__
+        for name in module.__all__:
+            assert hasattr(module, name), name
