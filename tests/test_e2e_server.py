@@ -296,3 +296,24 @@ def test_no_schema_drift_against_a_server_of_the_same_schema(
 ) -> None:
     with quiet_server.client(encoding=encoding) as client:
         assert client.check_drift(warn=False) == ()
+
+
+def test_short_timeouts_lose_no_event(quiet_server: ServerProcess) -> None:
+    """next_event(timeout) that times out constantly still delivers every record once."""
+    with quiet_server.stream(encoding="jsonf") as stream:
+        stream.subscribe(OptionNbboQuote)
+        records: list[str] = []
+        timeouts = 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                event = stream.next_event(timeout=0.0005)
+            except TimeoutError:
+                timeouts += 1
+                continue
+            if isinstance(event, Record):
+                records.append(str(event.message.pkey))  # type: ignore[union-attr]
+            elif isinstance(event, CheckPoint) and event.state == "Complete":
+                break
+        assert len(records) == len(set(records)) == len(store_of(quiet_server, "jsonf"))
+        assert timeouts > 0

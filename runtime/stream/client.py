@@ -158,6 +158,7 @@ class AsyncMLinkStream:
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
+        self._getter: asyncio.Future[Event | _Failure] | None = None
         self._logged_on: asyncio.Future[None] | None = None
         self._closed = False
         self._send_lock = asyncio.Lock()
@@ -250,13 +251,20 @@ class AsyncMLinkStream:
     async def close(self) -> None:
         """Close the connection and stop; iteration ends."""
         self._closed = True
+        if self._getter is not None:
+            self._getter.cancel()
+            self._getter = None
         for task in (self._reconnecting, self._reader):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if self._ws is not None:
-            await self._ws.close()
+            try:
+                # The close handshake is a courtesy: never let a wedged peer hold us here.
+                await asyncio.wait_for(self._ws.close(), self.open_timeout)
+            except (TimeoutError, websockets.exceptions.WebSocketException, OSError):
+                self._ws.transport.abort()
 
     async def _send(self, frame: bytes) -> None:
         ws = self._ws
@@ -408,19 +416,37 @@ class AsyncMLinkStream:
         return self
 
     async def __anext__(self) -> Event:
-        if self._closed and self._queue.empty():
-            raise StopAsyncIteration
-        if (
-            self._queue.empty()
-            and self.protocol.paced
-            and self.protocol.logged_on
-            and self.protocol.outstanding_signal is None
-            and self._ws is not None
-        ):
-            # The consumer has drained everything it was given: ask for the next batch.
-            with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-                await self._send(self.protocol.signal_ready())
-        item = await self._queue.get()
+        return await self.next_event()
+
+    async def next_event(self, timeout: float | None = None) -> Event:
+        """The next event; TimeoutError if none comes within ``timeout`` seconds.
+
+        A timeout cancels nothing: the wait goes on in the background and the next call
+        picks it up, so no event is lost and no SignalReady is cut off mid-send.
+
+        Raises:
+            StopAsyncIteration: the stream was closed and everything received was consumed.
+            AuthError / MLinkStreamError / MLinkTransportError: the session failed.
+        """
+        if self._getter is None:
+            if self._closed and self._queue.empty():
+                raise StopAsyncIteration
+            if (
+                self._queue.empty()
+                and self.protocol.paced
+                and self.protocol.logged_on
+                and self.protocol.outstanding_signal is None
+                and self._ws is not None
+            ):
+                # The consumer has drained everything it was given: ask for the next batch.
+                with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                    await self._send(self.protocol.signal_ready())
+            self._getter = asyncio.ensure_future(self._queue.get())
+        done, _ = await asyncio.wait({self._getter}, timeout=timeout)
+        if not done:
+            raise TimeoutError(f"no MLink event within {timeout} s")
+        item = self._getter.result()
+        self._getter = None
         if isinstance(item, _Failure):
             self._closed = True
             raise item.error
@@ -462,15 +488,10 @@ class MLinkStream:
 
         self._client = self._run(build)
 
-    def _run(
-        self, factory: Callable[[], Coroutine[Any, Any, _T]], timeout: float | None = None
-    ) -> _T:
-        future = asyncio.run_coroutine_threadsafe(factory(), self._loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()  # or the abandoned call would swallow a later event
-            raise
+    def _run(self, factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+        # Timeouts are handled inside the loop (next_event): cancelling a call from this
+        # thread could drop an event that arrived at the same moment.
+        return asyncio.run_coroutine_threadsafe(factory(), self._loop).result()
 
     @property
     def cache(self) -> LastValueCache | None:
@@ -502,7 +523,7 @@ class MLinkStream:
     def next_event(self, timeout: float | None = None) -> Event:
         """The next event; TimeoutError after ``timeout`` seconds, StopIteration at the end."""
         try:
-            return self._run(self._client.__anext__, timeout)
+            return self._run(lambda: self._client.next_event(timeout))
         except StopAsyncIteration:
             raise StopIteration from None
 
