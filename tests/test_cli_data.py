@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from srmlink.cli import main
-from srmlink.cli_data import _float32
+from srmlink.cli_output import _float32
 from srmlink.testing import ServerProcess, start_server
 
 KEY = "cli-key"
