@@ -42,6 +42,7 @@ setup(
     package_dir={
         "srmlink": "runtime",
         "srmlink.codec": "runtime/codec",
+        "srmlink.query": "runtime/query",
         "srmlink.rest": "runtime/rest",
         "srmlink.server": "runtime/server",
         "srmlink.stream": "runtime/stream",
@@ -55,6 +56,7 @@ setup(
         "srmlink.codegen",
         "srmlink.codegen.sources",
         "srmlink.messages",
+        "srmlink.query",
         "srmlink.rest",
         "srmlink.server",
         "srmlink.stream",
