@@ -307,7 +307,7 @@ def test_short_timeouts_lose_no_event(quiet_server: ServerProcess) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                event = stream.next_event(timeout=0.0005)
+                event = stream.next_event(timeout=0)  # always times out first: a new wait
             except TimeoutError:
                 timeouts += 1
                 continue
