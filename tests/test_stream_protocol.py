@@ -4,6 +4,8 @@ StreamSession, bytes handed across by hand (every encoding, the 2026 flow of the
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from srmlink import OptionKey
@@ -12,10 +14,11 @@ from srmlink.codec import Encoding, FrameDecoder, encode, encode_message
 from srmlink.errors import AuthError, SRMLinkError
 from srmlink.framing import encode_frame
 from srmlink.message import Message
-from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, QueryResult, registry
 from srmlink.server import LiveStore, RestHandler
 from srmlink.server.session import StreamSession
 from srmlink.stream import (
+    AsyncMLinkStream,
     BadMessage,
     CheckPoint,
     ClientProtocol,
@@ -281,3 +284,12 @@ def test_a_bad_message_becomes_an_event_and_the_rest_of_the_frame_is_read() -> N
     events = wire.client.receive(good + bad + good)
     assert [type(e).__name__ for e in events] == ["Record", "BadMessage", "Record"]
     assert isinstance(events[1], BadMessage) and events[1].error.message_type == "OptionNbboQuote"
+
+
+def test_stream_clauses_are_checked_like_rest_ones() -> None:
+    """A clause built for another type is refused before anything is sent (srmlink.clauses)."""
+    stream = AsyncMLinkStream("k", host="127.0.0.1:9", scheme="ws")
+    with pytest.raises(ValueError, match="built for QueryResult, not OptionNbboQuote"):
+        asyncio.run(stream.subscribe(OptionNbboQuote, where=QueryResult.fields.detail == "x"))
+    with pytest.raises(ValueError, match="view must not be empty"):
+        asyncio.run(stream.subscribe(OptionNbboQuote, view="  "))

@@ -12,6 +12,7 @@ from typing import Literal
 
 from attrs import frozen
 
+from ..clauses import clause_text
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
 
@@ -104,29 +105,13 @@ def _limit(limit: int | None) -> list[tuple[str, str]]:
     return [("limit", str(limit))]
 
 
-def _check_type(msgtype: MessageType, clause: object, what: str) -> None:
-    """A clause built from ``SomeMessage.fields`` must be sent with that message type."""
-    bound = getattr(clause, "message_type", None)
-    if not (isinstance(bound, type) and issubclass(bound, Message)):
-        return
-    if isinstance(msgtype, str):
-        # Names (MLink matches them in any case) or numbers, as _name() passes them on.
-        wanted = msgtype.strip().lower()
-        same = wanted in (bound.MSG_NAME.lower(), str(bound.MSG_NUM))
-    else:
-        same = bound is msgtype
-    if not same:
-        raise ValueError(f"{what} was built for {bound.MSG_NAME}, not {_name(msgtype)}")
-
-
 def _clauses(
     msgtype: MessageType, where: Clause | None, view: Clause | None, order: Clause | None
 ) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, value in (("where", where), ("view", view), ("order", order)):
         if value is not None:
-            _check_type(msgtype, value, name)
-            out.append((name, _text(value, name)))
+            out.append((name, clause_text(value, name, msgtype)))
     return out
 
 

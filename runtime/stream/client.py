@@ -33,6 +33,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..auth import Credentials, protect_logs, redact
+from ..clauses import clause_text
 from ..codec import Encoding
 from ..drift import DriftItem
 from ..endpoints import ENDPOINTS
@@ -372,8 +373,8 @@ class AsyncMLinkStream:
         sub = Subscription(
             query_id=self.protocol.next_query_id(),
             msg_name=cls.MSG_NAME,
-            where=_clause(where, "where", cls),
-            view=_clause(view, "view", cls),
+            where=None if where is None else clause_text(where, "where", cls),
+            view=None if view is None else clause_text(view, "view", cls),
             active_latency=active_latency,
             live=live,
             highwater_ts=highwater_ts,
@@ -451,18 +452,6 @@ class AsyncMLinkStream:
             self._closed = True
             raise item.error
         return item
-
-
-def _clause(value: object | None, what: str, cls: type[Message]) -> str | None:
-    if value is None:
-        return None
-    owner = getattr(value, "message_type", None)
-    if owner is not None and owner is not cls:
-        raise ValueError(f"the {what} clause is for {owner.MSG_NAME}, not {cls.MSG_NAME}")
-    text = str(value).strip()
-    if not text:
-        raise ValueError(f"{what} must not be empty")
-    return text
 
 
 class MLinkStream:
