@@ -89,9 +89,10 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Codec benchmark: typed decode / encode against orjson and json baselines, one process."""
+    """Codec and wire -> Arrow benchmarks against orjson / json baselines, each in one process."""
     _install(session)
     session.run("python", "benchmarks/bench_codec.py", *session.posargs)
+    session.run("python", "benchmarks/bench_frames.py")
 
 
 @nox.session

@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_data import add_data_commands
 
     add_data_commands(commands)
+    from .cli_record import add_record_command
+
+    add_record_command(commands)
     return parser
 
 

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["add_data_commands"]
 
 FORMATS = ("table", "json", "csv")
+#: Columnar files of `srmlink query` (srmlink.frames; they need --output).
+FILE_FORMATS = ("parquet", "arrow")
 LONG_TRANSFER = 1000  # records: beyond this a piped transfer shows progress on a terminal
 _POLL = 0.25  # seconds a stream waits for an event before looking at Ctrl-C and the clock
 _EXIT_USER_ERROR = 2
@@ -70,7 +72,12 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         description="Run one REST getmsgs and print the records, then the QueryResult "
         "(table format). Exit status 0, or 2 with a one-line message on stderr.",
     )
-    _add_common(query, schemes=("http", "https"), long=f"there are over {LONG_TRANSFER:,}")
+    _add_common(
+        query,
+        schemes=("http", "https"),
+        long=f"there are over {LONG_TRANSFER:,}",
+        formats=(*FORMATS, *FILE_FORMATS),
+    )
     query.add_argument("--order", metavar="O", help="order clause, e.g. bidsize:DESC")
     query.add_argument(
         "--limit", metavar="N", type=_limit, help="at most N records (1..10,000; MLink's limit)"
@@ -128,17 +135,39 @@ def _demo(args: argparse.Namespace) -> int:
     return _run("demo", args, body)
 
 
-def _add_common(parser: argparse.ArgumentParser, *, schemes: tuple[str, str], long: str) -> None:
+def _add_common(
+    parser: argparse.ArgumentParser,
+    *,
+    schemes: tuple[str, str],
+    long: str,
+    formats: tuple[str, ...] = FORMATS,
+) -> None:
+    add_selection(parser)
+    parser.add_argument(
+        "--format",
+        choices=formats,
+        default="table",
+        help="table (default), json (one object per line, wire names), csv"
+        + (
+            ", parquet or arrow (an Arrow IPC file): those two need --output"
+            if "arrow" in formats
+            else ""
+        ),
+    )
+    parser.add_argument("--output", metavar="FILE", help="write the records to FILE (- for stdout)")
+    add_progress(parser, long)
+    add_connection(parser, schemes)
+
+
+def add_selection(parser: argparse.ArgumentParser) -> None:
+    """MSGTYPE, --where and --view."""
     parser.add_argument("msgtype", metavar="MSGTYPE", help="message type, e.g. OptionNbboQuote")
     parser.add_argument("--where", metavar="W", help="where clause, e.g. okey.tk:eq:AAPL")
     parser.add_argument("--view", metavar="V", help="fields to fetch, e.g. bidprice|askprice")
-    parser.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="table",
-        help="table (default), json (one object per line, wire names) or csv",
-    )
-    parser.add_argument("--output", metavar="FILE", help="write the records to FILE (- for stdout)")
+
+
+def add_progress(parser: argparse.ArgumentParser, long: str) -> None:
+    """--progress / --no-progress."""
     parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -146,6 +175,10 @@ def _add_common(parser: argparse.ArgumentParser, *, schemes: tuple[str, str], lo
         help="show progress on stderr (default: when stderr is a terminal and records go to "
         f"--output, or to a pipe and {long})",
     )
+
+
+def add_connection(parser: argparse.ArgumentParser, schemes: tuple[str, str]) -> None:
+    """--host, --scheme, --endpoint, --encoding and --api-key."""
     parser.add_argument(
         "--host",
         metavar="H",
@@ -322,6 +355,8 @@ def _query_body(args: argparse.Namespace) -> int:
         )
     records = [m for m in result.messages if isinstance(m, cls)]
     skipped = len(result.messages) - len(records)
+    if args.format in FILE_FORMATS:
+        return _write_columnar(args, cls, records, skipped, result)
     show = _want_progress(args, long=len(records) > LONG_TRANSFER)
     with (
         output(args.output) as out,
@@ -353,6 +388,35 @@ def _query_body(args: argparse.Namespace) -> int:
             f"({result_text(result.query_result)})",
             file=sys.stderr,
         )
+    return 0
+
+
+def _write_columnar(
+    args: argparse.Namespace,
+    cls: type[Message],
+    records: list[Message],
+    skipped: int,
+    result: RestResult,
+) -> int:
+    """``--format parquet|arrow``: one Arrow table of the records, to --output FILE."""
+    from .frames import to_arrow
+    from .frames._arrow import require
+
+    if args.output in (None, "-"):
+        raise ValueError(f"--format {args.format} writes a file: give --output FILE")
+    table = to_arrow(records, cls)
+    if args.format == "parquet":
+        require("pyarrow.parquet").write_table(table, args.output)
+    else:
+        ipc = require("pyarrow.ipc")
+        with ipc.new_file(args.output, table.schema) as writer:
+            writer.write_table(table)
+    note = f"; skipped {skipped} record(s) not of type {cls.MSG_NAME}" if skipped else ""
+    print(
+        f"srmlink query: wrote {record_count(len(records))} to {args.output} "
+        f"({args.format}; {result_text(result.query_result)}){note}",
+        file=sys.stderr,
+    )
     return 0
 
 

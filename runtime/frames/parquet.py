@@ -83,6 +83,11 @@ class RotatingParquetWriter(Generic[M]):
         #: Records written to closed files or to the open one.
         self.written = 0
 
+    @property
+    def buffered(self) -> int:
+        """Records received but not yet written to a file."""
+        return len(self._buffer)
+
     def write(self, message: M) -> None:
         """Add one record (written when a batch fills, at rotation or at close)."""
         if self._writer is not None and self._due():
