@@ -310,7 +310,7 @@ def _query_body(args: argparse.Namespace) -> int:
         ) as client,
         waiting(_want_progress(args, long=False), f"querying {cls.MSG_NAME}…"),
     ):
-        result: RestResult = client.getmsgs(
+        result: RestResult[Message] = client.getmsgs(
             cls,
             tkey=args.tkey,
             ekey=args.ekey,
@@ -320,8 +320,8 @@ def _query_body(args: argparse.Namespace) -> int:
             order=args.order,
             limit=args.limit,
         )
-    records = [m for m in result.messages if isinstance(m, cls)]
-    skipped = len(result.messages) - len(records)
+    records = list(result.messages)
+    skipped = len(result.others) + len(result.unknown)
     show = _want_progress(args, long=len(records) > LONG_TRANSFER)
     with (
         output(args.output) as out,
