@@ -38,19 +38,12 @@ class GenerateThenBuildPy(build_py):
         super().run()
 
 
+# src/srmlink is a committed symlink to runtime/, and runtime/codegen, runtime/messages link
+# to codegen/ and generated/: the import tree srmlink/ exists on disk, so an editable install
+# is a plain path entry (.pth) that mypy, pyright and jedi follow, and regenerated modules are
+# seen at once.
 setup(
-    package_dir={
-        "srmlink": "runtime",
-        "srmlink.codec": "runtime/codec",
-        "srmlink.query": "runtime/query",
-        "srmlink.rest": "runtime/rest",
-        "srmlink.server": "runtime/server",
-        "srmlink.stream": "runtime/stream",
-        "srmlink.codegen": "codegen",
-        "srmlink.frames": "runtime/frames",
-        "srmlink.codegen.sources": "codegen/sources",
-        "srmlink.messages": "generated",
-    },
+    package_dir={"": "src"},
     packages=[
         "srmlink",
         "srmlink.codec",

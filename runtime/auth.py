@@ -1,4 +1,4 @@
-"""Credentials for MLink: an API key (optionally with its password) or a session key.
+"""Credentials for MLink: an API key (optionally with its password), a session key or a JWT.
 
 A credential never appears in a repr, a log line, an exception or a logged URL: reprs are
 masked, and :func:`redact` scrubs any text that might carry one (URLs, server details).
@@ -15,6 +15,7 @@ __all__ = [
     "ENV_API_KEY",
     "LIBRARY_LOGGERS",
     "Credentials",
+    "Jwt",
     "RedactingFilter",
     "protect_logs",
     "redact",
@@ -86,6 +87,37 @@ class Credentials:
     def __reduce__(self) -> tuple[object, ...]:
         # Pickles carry the secret on purpose (a process pool needs it); reprs never do.
         return (Credentials, (self._key, self._password))
+
+
+class Jwt:
+    """A JSON Web Token, sent as ``Authorization: Bearer <jwt>`` (never shown in a repr)."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        if not token or any(ch.isspace() for ch in token):
+            raise ValueError("a JWT must be non-empty and contain no whitespace")
+        self._token = token
+
+    @property
+    def token(self) -> str:
+        """The encoded token."""
+        return self._token
+
+    def header(self) -> dict[str, str]:
+        """The HTTP header that carries it."""
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def __repr__(self) -> str:
+        return f"Jwt({_MASK!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Jwt) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self._token)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

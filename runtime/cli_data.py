@@ -343,7 +343,7 @@ def _query_body(args: argparse.Namespace) -> int:
         ) as client,
         waiting(_want_progress(args, long=False), f"querying {cls.MSG_NAME}…"),
     ):
-        result: RestResult = client.getmsgs(
+        result: RestResult[Message] = client.getmsgs(
             cls,
             tkey=args.tkey,
             ekey=args.ekey,
@@ -353,8 +353,8 @@ def _query_body(args: argparse.Namespace) -> int:
             order=args.order,
             limit=args.limit,
         )
-    records = [m for m in result.messages if isinstance(m, cls)]
-    skipped = len(result.messages) - len(records)
+    records = list(result.messages)
+    skipped = len(result.others) + len(result.unknown)
     if args.format in FILE_FORMATS:
         return _write_columnar(args, cls, records, skipped, result)
     show = _want_progress(args, long=len(records) > LONG_TRANSFER)
@@ -396,7 +396,7 @@ def _write_columnar(
     cls: type[Message],
     records: list[Message],
     skipped: int,
-    result: RestResult,
+    result: RestResult[Message],
 ) -> int:
     """``--format parquet|arrow``: one Arrow table of the records, to --output FILE."""
     from .frames import to_arrow

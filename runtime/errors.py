@@ -11,6 +11,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "FramingError",
+    "InvalidHostError",
     "KeyParseError",
     "MLinkHTTPError",
     "MLinkQueryError",
@@ -149,6 +150,24 @@ class SchemaDriftWarning(UserWarning):
     A warning, not an error: the connection still works for every message type both sides
     agree on. Regenerate the bindings (``srmlink generate``) against the server's schema.
     """
+
+
+class InvalidHostError(SRMLinkError, ValueError):
+    """A client's ``host=`` (or ``$SRMLINK_HOST``) is not ``HOST[:PORT]`` or an
+    ``http(s)://`` / ``ws(s)://`` URL of one.
+
+    Attributes:
+        host: the value given.
+        reason: what was wrong with it.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        self.host = host
+        self.reason = reason
+        super().__init__(
+            f"invalid MLink host {host!r}: {reason} (give HOST[:PORT], e.g. 127.0.0.1:8642, "
+            "or a URL such as http://127.0.0.1:8642)"
+        )
 
 
 class MLinkTransportError(SRMLinkError, OSError):

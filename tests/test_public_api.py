@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import srmlink
+import srmlink.errors
 import srmlink.query
 import srmlink.stream
 
@@ -12,15 +13,27 @@ def test_srmlink_all_is_pinned() -> None:
     assert srmlink.__all__ == [
         "AsyncMLinkClient",
         "AsyncMLinkStream",
+        "AuthError",
         "CallPut",
+        "DecodeError",
+        "EncodeError",
         "ExpiryKey",
+        "FramingError",
+        "InvalidHostError",
         "KeyParseError",
         "MLinkClient",
+        "MLinkHTTPError",
+        "MLinkQueryError",
         "MLinkStream",
+        "MLinkStreamError",
+        "MLinkTimeoutError",
+        "MLinkTransportError",
         "OptionKey",
+        "QueryError",
         "SREnum",
         "SRFlag",
         "SRMLinkError",
+        "SchemaDriftWarning",
         "TickerKey",
         "UndefinedMessageError",
         "UnknownMessageError",
@@ -29,6 +42,11 @@ def test_srmlink_all_is_pinned() -> None:
     ]
     for name in srmlink.__all__:
         assert hasattr(srmlink, name), name
+    # The public exceptions are the very classes srmlink raises.
+    assert srmlink.MLinkQueryError is srmlink.errors.MLinkQueryError
+    assert issubclass(srmlink.AuthError, srmlink.MLinkQueryError)
+    assert issubclass(srmlink.InvalidHostError, srmlink.SRMLinkError)
+    assert issubclass(srmlink.InvalidHostError, ValueError)
 
 
 def test_stream_and_query_all_are_sorted_and_resolve() -> None:

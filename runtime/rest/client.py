@@ -1,9 +1,13 @@
 """REST clients for MLink: :class:`MLinkClient` (sync) and :class:`AsyncMLinkClient`.
 
 Thin twins over one I/O-free core (:mod:`.commands` builds requests, :class:`_Core` adds the
-URL, credentials and encoding and interprets responses), each with an injectable httpx
-transport. Transport and HTTP failures become srmlink errors in one place (:meth:`_Core.fail`);
-read-only commands are retried with exponential backoff.
+URL, credentials and encoding and turns responses into typed results (:mod:`.results`)), each
+with an injectable httpx transport. Transport and HTTP failures become srmlink errors in one
+place (:meth:`_Core.fail`), with no chain back to the httpx exception (whose request URL holds
+the key); read-only commands are retried with exponential backoff.
+
+The twins spell out each public method: their signatures differ only in ``async``, but mypy
+needs each return type written (``RestResult[M]`` against ``Awaitable[RestResult[M]]``).
 """
 
 from __future__ import annotations
@@ -11,22 +15,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Generic, TypeVar, overload
 
 import httpx
 from attrs import frozen
 
-from ..auth import Credentials, protect_logs, redact
-from ..codec import Encoding, UnknownMessage, decode, encode
+from ..auth import Credentials, Jwt, protect_logs, redact
+from ..codec import Encoding, decode, encode
 from ..drift import DriftItem, check_drift, warn_on_drift
-from ..endpoints import ENDPOINTS
+from ..endpoints import ENDPOINTS, Address, Endpoint, resolve_address
 from ..errors import (
     AuthError,
     MLinkHTTPError,
     MLinkQueryError,
     MLinkTimeoutError,
     MLinkTransportError,
+    UnknownMessageError,
 )
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
@@ -34,32 +40,49 @@ from ..records import wire_value
 from ..registry import Registry, default_registry
 from . import commands
 from .commands import Clause, MessageType, RestRequest
+from .results import CountResult, KeySetResult, RestResult, Shape, count_of, keys_of, sorted_by
 
-__all__ = ["ENDPOINTS", "AsyncMLinkClient", "MLinkClient", "RestResult"]
+__all__ = ["ENDPOINTS", "AsyncMLinkClient", "MLinkClient"]
 
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
 _AUTH_RESULTS = frozenset({"autherror", "tokenerror"})
 log = logging.getLogger("srmlink.rest")
 
+M = TypeVar("M", bound=Message)
+T = TypeVar("T")
+AnyKey = PrimaryKey | TickerKey | ExpiryKey | OptionKey | str
+
 
 @frozen
-class RestResult:
-    """A REST response: its records, and the trailing QueryResult (None if absent)."""
+class _Call(Generic[T]):
+    """A request and what its records become."""
 
-    messages: tuple[Message | UnknownMessage, ...]
-    query_result: Message | None
+    request: RestRequest
+    shape: Shape[T]
+
+
+@frozen
+class _Retry:
+    delay: float
+
+
+_ANY = sorted_by(Message)
+_TKEYS = keys_of(TickerKey, "tickerKey")
+_EKEYS = keys_of(ExpiryKey, "expiryKey")
+_OKEYS = keys_of(OptionKey, "optionKey")
 
 
 class _Core:
-    """Everything the twins share: configuration, request preparation, response handling."""
+    """Everything the twins share: configuration, calls, request preparation, responses."""
 
     def __init__(
         self,
         *,
         credentials: Credentials | None,
-        endpoint: Literal["live", "delayed"],
+        jwt: str | Jwt | None,
+        endpoint: Endpoint,
         host: str | None,
-        scheme: str,
+        scheme: str | None,
         encoding: Encoding,
         retries: int,
         backoff: float,
@@ -70,13 +93,50 @@ class _Core:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         self.credentials = credentials if credentials is not None else Credentials.from_env()
-        self.host = host or ENDPOINTS[endpoint]
-        self.scheme = scheme
+        self.jwt = Jwt(jwt) if isinstance(jwt, str) else jwt
+        self.address: Address = resolve_address(
+            host, endpoint=endpoint, scheme=scheme, websocket=False
+        )
         self.encoding: Encoding = encoding
         self.retries = retries
         self.backoff = backoff
         self.registry = registry
         protect_logs()
+
+    # -- calls: a request and the shape of its result ------------------------------------
+
+    def expected(self, msgtype: MessageType) -> type[Message]:
+        """The class a message type's records decode to (``Message`` for an unknown name)."""
+        if not isinstance(msgtype, str):
+            return msgtype
+        registry = self.registry if self.registry is not None else default_registry()
+        try:
+            return registry.by_name(msgtype.strip())
+        except UnknownMessageError:
+            return Message
+
+    def typed(self, msgtype: MessageType, request: RestRequest) -> _Call[RestResult[Any]]:
+        return _Call(request, sorted_by(self.expected(msgtype)))
+
+    def post(self, messages: Iterable[Message]) -> _Call[RestResult[Message]]:
+        """Post records, encoded in this client's encoding (JSON-only types as framed JSON)."""
+        items = list(messages)
+        encoding = self.encoding
+        if encoding == "proto" and any(m.SPEC.origin == "dictionary" for m in items):
+            encoding = "jsonf"
+        request = commands.postmsgs(encode(items, encoding))
+        return _Call(
+            RestRequest(
+                "POST",
+                request.command,
+                request.params,
+                request.body,
+                json_only=encoding != self.encoding,
+            ),
+            _ANY,
+        )
+
+    # -- transport ------------------------------------------------------------------------
 
     def encoding_for(self, request: RestRequest) -> Encoding:
         # JSON-only message types cannot come back as protobuf.
@@ -86,11 +146,15 @@ class _Core:
         params: list[tuple[str, str]] = [("cmd", request.command), *request.params]
         if self.credentials is not None:
             params.append(("apikey", self.credentials.token))
-        url = f"{self.scheme}://{self.host}/rest/{self.encoding_for(request)}"
-        return httpx.Request(request.method, url, params=tuple(params), content=request.body)
+        url = self.address.url(f"rest/{self.encoding_for(request)}")
+        headers = self.jwt.header() if self.jwt is not None else None
+        return httpx.Request(
+            request.method, url, params=tuple(params), content=request.body, headers=headers
+        )
 
     def secrets(self) -> tuple[str, ...]:
-        return self.credentials.secrets() if self.credentials is not None else ()
+        keys = self.credentials.secrets() if self.credentials is not None else ()
+        return (*keys, self.jwt.token) if self.jwt is not None else keys
 
     def safe_url(self, http: httpx.Request) -> str:
         return redact(str(http.url), self.secrets())
@@ -105,109 +169,197 @@ class _Core:
 
     def outcome(
         self,
-        request: RestRequest,
+        call: _Call[T],
         http: httpx.Request,
         attempt: int,
         answer: httpx.Response | httpx.HTTPError,
-    ) -> RestResult | float:
+    ) -> T | _Retry:
         """What one attempt came to: the result, or the delay before retrying; else raises.
 
         Read-only commands are retried on transport errors and 429/502/503/504, with the delay
-        doubling from ``backoff``; everything else fails at once.
+        doubling from ``backoff``; everything else fails at once. Called outside any
+        ``except`` block, so the srmlink error raised carries no ``__context__``.
         """
         status = answer.status_code if isinstance(answer, httpx.Response) else None
         retryable = status is None or status in _RETRY_STATUS
-        if retryable and request.idempotent and attempt < self.retries:
-            return float(self.backoff * 2**attempt)
+        if retryable and call.request.idempotent and attempt < self.retries:
+            return _Retry(float(self.backoff * 2**attempt))
         if isinstance(answer, httpx.HTTPError):
-            raise self.fail(http, answer) from None
-        return self.interpret(request, http, answer)
+            raise self.fail(http, answer)
+        return self.interpret(call, http, answer)
 
-    def interpret(
-        self, request: RestRequest, http: httpx.Request, response: httpx.Response
-    ) -> RestResult:
+    def interpret(self, call: _Call[T], http: httpx.Request, response: httpx.Response) -> T:
+        request = call.request
         if response.status_code >= 400:
             text = redact(response.text[:200], self.secrets())
             raise MLinkHTTPError(response.status_code, self.safe_url(http), text)
         messages = decode(response.content, self.encoding_for(request), registry=self.registry)
         result: Message | None = None
-        if (
-            messages
-            and isinstance(messages[-1], Message)
-            and messages[-1].MSG_NAME == "QueryResult"
-        ):
-            result = messages.pop()  # type: ignore[assignment]
+        last = messages[-1] if messages else None
+        if isinstance(last, Message) and last.MSG_NAME == "QueryResult":
+            result = last
+            messages.pop()
             self._check(request, result)
         log.debug("%s %s: %d records", request.method, self.safe_url(http), len(messages))
-        return RestResult(tuple(messages), result)
+        return call.shape(messages, result)
 
-    def drift(self, result: RestResult, warn: bool) -> tuple[DriftItem, ...]:
+    def drift(self, result: RestResult[Message], warn: bool) -> tuple[DriftItem, ...]:
         """The drift between a getmsgtypes answer and the registry (see :mod:`srmlink.drift`)."""
         records = [
             {name: wire_value(m, name) for name in ("name", "mNum", "mToken", "mCat")}
             for m in result.messages
-            if isinstance(m, Message)
         ]
         registry = self.registry if self.registry is not None else default_registry()
         if warn:
             return warn_on_drift(records, registry, stacklevel=4)
         return check_drift(records, registry)
 
-    def _check(self, request: RestRequest, result: Any) -> None:
-        outcome = getattr(result, "result", None)
+    def _check(self, request: RestRequest, result: Message) -> None:
+        outcome = wire_value(result, "result")
         name = str(outcome) if outcome is not None else "None"
         if name.lower() == "ok":
             return
-        detail = redact(str(getattr(result, "detail", "") or ""), self.secrets())
+        detail = redact(str(wire_value(result, "detail") or ""), self.secrets())
         error = AuthError if name.lower() in _AUTH_RESULTS else MLinkQueryError
         raise error(request.command, name, detail)
 
+    def describe(self, kind: str) -> str:
+        key = "set" if self.credentials is not None else "none"
+        jwt = " jwt=set" if self.jwt is not None else ""
+        return (
+            f"<{kind} {self.address.scheme}://{self.address.host} encoding={self.encoding} "
+            f"credentials={key}{jwt}>"
+        )
 
-R = TypeVar("R")
 
+class MLinkClient:
+    """Synchronous MLink REST client.
 
-class _Commands(Generic[R]):
-    """The REST commands, written once for both twins (``_send`` differs)."""
+    Args:
+        api_key: API key or session key (default: ``$SRMLINK_API_KEY``, ``KEY`` or
+            ``KEY.PASSWORD``); ``password`` its optional password.
+        jwt: a JSON Web Token, sent as ``Authorization: Bearer <jwt>`` on every request.
+        endpoint: ``live`` or ``delayed``; ``host`` (else ``$SRMLINK_HOST``) overrides it.
+        host: ``HOST[:PORT]`` or a URL ``http(s)://HOST[:PORT]`` (``ws(s)://`` too); a URL's
+            scheme wins over ``scheme``. A local ``srmlink serve``: ``host="127.0.0.1:8642",
+            scheme="http"`` or ``host="http://127.0.0.1:8642"``.
+        scheme: ``https`` (the default) or ``http``, for a ``host`` given without one.
+        encoding: ``proto`` (smallest bodies), ``jsonf`` or ``json``.
+        timeout: seconds per request; ``retries`` extra attempts for read-only commands on
+            transport errors and 429/502/503/504, ``backoff`` the first delay (doubling).
+        transport: an httpx transport (e.g. ``httpx.MockTransport``) for tests or proxies.
+        registry: the generated registry to decode with (default ``srmlink.messages``).
 
-    _core: _Core
+    Raises:
+        InvalidHostError: ``host`` is neither ``HOST[:PORT]`` nor such a URL.
+    """
 
-    def _send(self, request: RestRequest) -> R:
-        raise NotImplementedError
+    def __init__(
+        self,
+        api_key: str | Credentials | None = None,
+        *,
+        password: str | None = None,
+        jwt: str | Jwt | None = None,
+        endpoint: Endpoint = "live",
+        host: str | None = None,
+        scheme: str | None = None,
+        encoding: Encoding = "proto",
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        transport: httpx.BaseTransport | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self._core = _Core(
+            credentials=_credentials(api_key, password),
+            jwt=jwt,
+            endpoint=endpoint,
+            host=host,
+            scheme=scheme,
+            encoding=encoding,
+            retries=retries,
+            backoff=backoff,
+            registry=registry,
+        )
+        self._http = httpx.Client(timeout=timeout, transport=transport)
 
-    def getmsgtypes(self) -> R:
+    def _send(self, call: _Call[T]) -> T:
+        http = self._core.build(call.request)
+        attempt = 0
+        while True:
+            answer: httpx.Response | httpx.HTTPError
+            try:
+                answer = self._http.send(http)
+            except httpx.HTTPError as exc:
+                answer = exc  # handled below, outside this block: no __context__ to leak
+            step = self._core.outcome(call, http, attempt, answer)
+            if not isinstance(step, _Retry):
+                return step
+            time.sleep(step.delay)
+            attempt += 1
+
+    def getmsgtypes(self) -> RestResult[Message]:
         """Every message type the server knows (MsgDesc records)."""
-        return self._send(commands.getmsgtypes())
+        return self._send(_Call(commands.getmsgtypes(), _ANY))
 
-    def getschema(self, msgtype: MessageType) -> R:
+    def getschema(self, msgtype: MessageType) -> RestResult[Message]:
         """Field descriptions (FieldDesc records) of a message type."""
-        return self._send(commands.getschema(msgtype))
+        return self._send(_Call(commands.getschema(msgtype), _ANY))
 
-    def getlayout(self, msgtype: MessageType) -> R:
+    def getlayout(self, msgtype: MessageType) -> RestResult[Message]:
         """Binary layout (MsgLayout / FieldLayout records) of a message type."""
-        return self._send(commands.getlayout(msgtype))
+        return self._send(_Call(commands.getlayout(msgtype), _ANY))
 
-    def getsummary(self, msgtype: MessageType, view: Clause | None = None) -> R:
-        """Per-field summaries of a message type."""
-        return self._send(commands.getsummary(msgtype, view))
+    def getsummary(self, msgtype: MessageType, view: Clause | None = None) -> RestResult[Message]:
+        """Per-field summaries of a message type (the records the schema defines for them)."""
+        return self._send(_Call(commands.getsummary(msgtype, view), _ANY))
 
-    def gettkeyset(self, msgtype: MessageType) -> R:
-        """Active TickerKeys of a message type."""
-        return self._send(commands.gettkeyset(msgtype))
+    def gettkeyset(self, msgtype: MessageType) -> KeySetResult[TickerKey]:
+        """Active TickerKeys of a message type (``.keys``)."""
+        return self._send(_Call(commands.gettkeyset(msgtype), _TKEYS))
 
-    def getekeyset(self, msgtype: MessageType, tkey: TickerKey | str) -> R:
-        """Active ExpiryKeys of a message type under a TickerKey."""
-        return self._send(commands.getekeyset(msgtype, tkey))
+    def getekeyset(self, msgtype: MessageType, tkey: TickerKey | str) -> KeySetResult[ExpiryKey]:
+        """Active ExpiryKeys of a message type under a TickerKey (``.keys``)."""
+        return self._send(_Call(commands.getekeyset(msgtype, tkey), _EKEYS))
 
-    def getokeyset(self, msgtype: MessageType, ekey: ExpiryKey | str) -> R:
-        """Active OptionKeys of a message type under an ExpiryKey."""
-        return self._send(commands.getokeyset(msgtype, ekey))
+    def getokeyset(self, msgtype: MessageType, ekey: ExpiryKey | str) -> KeySetResult[OptionKey]:
+        """Active OptionKeys of a message type under an ExpiryKey (``.keys``)."""
+        return self._send(_Call(commands.getokeyset(msgtype, ekey), _OKEYS))
 
-    def getmsg(
-        self, msgtype: MessageType, pkey: PrimaryKey | TickerKey | ExpiryKey | OptionKey | str
-    ) -> R:
-        """One record by primary key."""
-        return self._send(commands.getmsg(msgtype, pkey))
+    @overload
+    def getmsg(self, msgtype: type[M], pkey: AnyKey) -> RestResult[M]: ...
+    @overload
+    def getmsg(self, msgtype: str, pkey: AnyKey) -> RestResult[Message]: ...
+    def getmsg(self, msgtype: MessageType, pkey: AnyKey) -> RestResult[Any]:
+        """One record by primary key (``.first()``); a class gives records of that class."""
+        return self._send(self._core.typed(msgtype, commands.getmsg(msgtype, pkey)))
 
+    @overload
+    def getmsgs(
+        self,
+        msgtype: type[M],
+        *,
+        tkey: TickerKey | str | None = None,
+        ekey: ExpiryKey | str | None = None,
+        okey: OptionKey | str | None = None,
+        where: Clause | None = None,
+        view: Clause | None = None,
+        order: Clause | None = None,
+        limit: int | None = None,
+    ) -> RestResult[M]: ...
+    @overload
+    def getmsgs(
+        self,
+        msgtype: str,
+        *,
+        tkey: TickerKey | str | None = None,
+        ekey: ExpiryKey | str | None = None,
+        okey: OptionKey | str | None = None,
+        where: Clause | None = None,
+        view: Clause | None = None,
+        order: Clause | None = None,
+        limit: int | None = None,
+    ) -> RestResult[Message]: ...
     def getmsgs(
         self,
         msgtype: MessageType,
@@ -219,24 +371,26 @@ class _Commands(Generic[R]):
         view: Clause | None = None,
         order: Clause | None = None,
         limit: int | None = None,
-    ) -> R:
-        """Records of a message type, filtered (``limit`` 1..10,000)."""
-        return self._send(
-            commands.getmsgs(
-                msgtype,
-                tkey=tkey,
-                ekey=ekey,
-                okey=okey,
-                where=where,
-                view=view,
-                order=order,
-                limit=limit,
-            )
-        )
+    ) -> RestResult[Any]:
+        """Records of a message type, filtered (``limit`` 1..10,000).
 
-    def getcount(self, msgtype: MessageType, *, where: Clause | None = None) -> R:
-        """How many records match."""
-        return self._send(commands.getcount(msgtype, where=where))
+        Given a class, ``.messages`` are instances of it (a name gives ``Message``).
+        """
+        request = commands.getmsgs(
+            msgtype,
+            tkey=tkey,
+            ekey=ekey,
+            okey=okey,
+            where=where,
+            view=view,
+            order=order,
+            limit=limit,
+        )
+        return self._send(self._core.typed(msgtype, request))
+
+    def getcount(self, msgtype: MessageType, *, where: Clause | None = None) -> CountResult:
+        """How many records match (``.count``)."""
+        return self._send(_Call(commands.getcount(msgtype, where=where), count_of))
 
     def getaggregate(
         self,
@@ -246,95 +400,24 @@ class _Commands(Generic[R]):
         measure: Sequence[str] | str,
         where: Clause | None = None,
         limit: int | None = None,
-    ) -> R:
+    ) -> RestResult[Message]:
         """Grouped measures, e.g. ``group="bidexch:top:3", measure="bidsize:sum"``."""
-        return self._send(
-            commands.getaggregate(msgtype, group=group, measure=measure, where=where, limit=limit)
+        request = commands.getaggregate(
+            msgtype, group=group, measure=measure, where=where, limit=limit
         )
+        return self._send(_Call(request, _ANY))
 
-    def postmsgs(self, messages: Iterable[Message]) -> R:
+    def postmsgs(self, messages: Iterable[Message]) -> RestResult[Message]:
         """Post records, encoded in this client's encoding (JSON-only types as framed JSON)."""
-        items = list(messages)
-        encoding = self._core.encoding
-        if encoding == "proto" and any(m.SPEC.origin == "dictionary" for m in items):
-            encoding = "jsonf"
-        request = commands.postmsgs(encode(items, encoding))
-        return self._send(
-            RestRequest(
-                "POST",
-                request.command,
-                request.params,
-                request.body,
-                json_only=encoding != self._core.encoding,
-            )
-        )
+        return self._send(self._core.post(messages))
 
-    def getapikey(self, secret: str) -> R:
-        """Create or update an API key."""
-        return self._send(commands.getapikey(secret))
+    def getapikey(self, secret: str) -> RestResult[Message]:
+        """Create or update an API key (authenticate with ``jwt=``)."""
+        return self._send(_Call(commands.getapikey(secret), _ANY))
 
-    def logon(self, user: str, password: str, pin: str | None = None) -> R:
+    def logon(self, user: str, password: str, pin: str | None = None) -> RestResult[Message]:
         """Log on; the records carry the session key to use as an API key."""
-        return self._send(commands.logon(user, password, pin))
-
-
-def _client_repr(kind: str, core: _Core) -> str:
-    key = "set" if core.credentials is not None else "none"
-    return f"<{kind} {core.scheme}://{core.host} encoding={core.encoding} credentials={key}>"
-
-
-class MLinkClient(_Commands[RestResult]):
-    """Synchronous MLink REST client.
-
-    Args:
-        api_key: API key or session key (default: ``SRMLINK_API_KEY``); ``password`` its
-            optional password.
-        endpoint: ``live`` or ``delayed``; ``host`` overrides it (hosts move).
-        encoding: ``proto`` (smallest bodies), ``jsonf`` or ``json``.
-        timeout: seconds per request; ``retries`` extra attempts for read-only commands on
-            transport errors and 429/502/503/504, ``backoff`` the first delay (doubling).
-        transport: an httpx transport (e.g. ``httpx.MockTransport``) for tests or proxies.
-    """
-
-    def __init__(
-        self,
-        api_key: str | Credentials | None = None,
-        *,
-        password: str | None = None,
-        endpoint: Literal["live", "delayed"] = "live",
-        host: str | None = None,
-        scheme: str = "https",
-        encoding: Encoding = "proto",
-        timeout: float = 10.0,
-        retries: int = 2,
-        backoff: float = 0.2,
-        transport: httpx.BaseTransport | None = None,
-        registry: Registry | None = None,
-    ) -> None:
-        self._core = _Core(
-            credentials=_credentials(api_key, password),
-            endpoint=endpoint,
-            host=host,
-            scheme=scheme,
-            encoding=encoding,
-            retries=retries,
-            backoff=backoff,
-            registry=registry,
-        )
-        self._http = httpx.Client(timeout=timeout, transport=transport)
-
-    def _send(self, request: RestRequest) -> RestResult:
-        http = self._core.build(request)
-        attempt = 0
-        while True:
-            try:
-                step = self._core.outcome(request, http, attempt, self._http.send(http))
-            except httpx.HTTPError as exc:
-                step = self._core.outcome(request, http, attempt, exc)
-            if isinstance(step, RestResult):
-                return step
-            time.sleep(step)
-            attempt += 1
+        return self._send(_Call(commands.logon(user, password, pin), _ANY))
 
     def check_drift(self, *, warn: bool = True) -> tuple[DriftItem, ...]:
         """Compare the server's getmsgtypes with the generated registry.
@@ -351,24 +434,49 @@ class MLinkClient(_Commands[RestResult]):
     def __enter__(self) -> MLinkClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return _client_repr("MLinkClient", self._core)
+        return self._core.describe("MLinkClient")
 
 
-class AsyncMLinkClient(_Commands[Awaitable[RestResult]]):
-    """Asynchronous MLink REST client; same arguments as :class:`MLinkClient`."""
+class AsyncMLinkClient:
+    """Asynchronous MLink REST client; the same arguments and commands as the sync one.
+
+    Args:
+        api_key: API key or session key (default: ``$SRMLINK_API_KEY``, ``KEY`` or
+            ``KEY.PASSWORD``); ``password`` its optional password.
+        jwt: a JSON Web Token, sent as ``Authorization: Bearer <jwt>`` on every request.
+        endpoint: ``live`` or ``delayed``; ``host`` (else ``$SRMLINK_HOST``) overrides it.
+        host: ``HOST[:PORT]`` or a URL ``http(s)://HOST[:PORT]`` (``ws(s)://`` too); a URL's
+            scheme wins over ``scheme``. A local ``srmlink serve``: ``host="127.0.0.1:8642",
+            scheme="http"`` or ``host="http://127.0.0.1:8642"``.
+        scheme: ``https`` (the default) or ``http``, for a ``host`` given without one.
+        encoding: ``proto`` (smallest bodies), ``jsonf`` or ``json``.
+        timeout: seconds per request; ``retries`` extra attempts for read-only commands on
+            transport errors and 429/502/503/504, ``backoff`` the first delay (doubling).
+        transport: an httpx transport (e.g. ``httpx.MockTransport``) for tests or proxies.
+        registry: the generated registry to decode with (default ``srmlink.messages``).
+
+    Raises:
+        InvalidHostError: ``host`` is neither ``HOST[:PORT]`` nor such a URL.
+    """
 
     def __init__(
         self,
         api_key: str | Credentials | None = None,
         *,
         password: str | None = None,
-        endpoint: Literal["live", "delayed"] = "live",
+        jwt: str | Jwt | None = None,
+        endpoint: Endpoint = "live",
         host: str | None = None,
-        scheme: str = "https",
+        scheme: str | None = None,
         encoding: Encoding = "proto",
         timeout: float = 10.0,
         retries: int = 2,
@@ -378,6 +486,7 @@ class AsyncMLinkClient(_Commands[Awaitable[RestResult]]):
     ) -> None:
         self._core = _Core(
             credentials=_credentials(api_key, password),
+            jwt=jwt,
             endpoint=endpoint,
             host=host,
             scheme=scheme,
@@ -388,21 +497,154 @@ class AsyncMLinkClient(_Commands[Awaitable[RestResult]]):
         )
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
-    async def _send(self, request: RestRequest) -> RestResult:
-        http = self._core.build(request)
+    async def _send(self, call: _Call[T]) -> T:
+        http = self._core.build(call.request)
         attempt = 0
         while True:
+            answer: httpx.Response | httpx.HTTPError
             try:
-                step = self._core.outcome(request, http, attempt, await self._http.send(http))
+                answer = await self._http.send(http)
             except httpx.HTTPError as exc:
-                step = self._core.outcome(request, http, attempt, exc)
-            if isinstance(step, RestResult):
+                answer = exc  # handled below, outside this block: no __context__ to leak
+            step = self._core.outcome(call, http, attempt, answer)
+            if not isinstance(step, _Retry):
                 return step
-            await asyncio.sleep(step)
+            await asyncio.sleep(step.delay)
             attempt += 1
 
+    async def getmsgtypes(self) -> RestResult[Message]:
+        """Every message type the server knows (MsgDesc records)."""
+        return await self._send(_Call(commands.getmsgtypes(), _ANY))
+
+    async def getschema(self, msgtype: MessageType) -> RestResult[Message]:
+        """Field descriptions (FieldDesc records) of a message type."""
+        return await self._send(_Call(commands.getschema(msgtype), _ANY))
+
+    async def getlayout(self, msgtype: MessageType) -> RestResult[Message]:
+        """Binary layout (MsgLayout / FieldLayout records) of a message type."""
+        return await self._send(_Call(commands.getlayout(msgtype), _ANY))
+
+    async def getsummary(
+        self, msgtype: MessageType, view: Clause | None = None
+    ) -> RestResult[Message]:
+        """Per-field summaries of a message type (the records the schema defines for them)."""
+        return await self._send(_Call(commands.getsummary(msgtype, view), _ANY))
+
+    async def gettkeyset(self, msgtype: MessageType) -> KeySetResult[TickerKey]:
+        """Active TickerKeys of a message type (``.keys``)."""
+        return await self._send(_Call(commands.gettkeyset(msgtype), _TKEYS))
+
+    async def getekeyset(
+        self, msgtype: MessageType, tkey: TickerKey | str
+    ) -> KeySetResult[ExpiryKey]:
+        """Active ExpiryKeys of a message type under a TickerKey (``.keys``)."""
+        return await self._send(_Call(commands.getekeyset(msgtype, tkey), _EKEYS))
+
+    async def getokeyset(
+        self, msgtype: MessageType, ekey: ExpiryKey | str
+    ) -> KeySetResult[OptionKey]:
+        """Active OptionKeys of a message type under an ExpiryKey (``.keys``)."""
+        return await self._send(_Call(commands.getokeyset(msgtype, ekey), _OKEYS))
+
+    @overload
+    async def getmsg(self, msgtype: type[M], pkey: AnyKey) -> RestResult[M]: ...
+    @overload
+    async def getmsg(self, msgtype: str, pkey: AnyKey) -> RestResult[Message]: ...
+    async def getmsg(self, msgtype: MessageType, pkey: AnyKey) -> RestResult[Any]:
+        """One record by primary key (``.first()``); a class gives records of that class."""
+        return await self._send(self._core.typed(msgtype, commands.getmsg(msgtype, pkey)))
+
+    @overload
+    async def getmsgs(
+        self,
+        msgtype: type[M],
+        *,
+        tkey: TickerKey | str | None = None,
+        ekey: ExpiryKey | str | None = None,
+        okey: OptionKey | str | None = None,
+        where: Clause | None = None,
+        view: Clause | None = None,
+        order: Clause | None = None,
+        limit: int | None = None,
+    ) -> RestResult[M]: ...
+    @overload
+    async def getmsgs(
+        self,
+        msgtype: str,
+        *,
+        tkey: TickerKey | str | None = None,
+        ekey: ExpiryKey | str | None = None,
+        okey: OptionKey | str | None = None,
+        where: Clause | None = None,
+        view: Clause | None = None,
+        order: Clause | None = None,
+        limit: int | None = None,
+    ) -> RestResult[Message]: ...
+    async def getmsgs(
+        self,
+        msgtype: MessageType,
+        *,
+        tkey: TickerKey | str | None = None,
+        ekey: ExpiryKey | str | None = None,
+        okey: OptionKey | str | None = None,
+        where: Clause | None = None,
+        view: Clause | None = None,
+        order: Clause | None = None,
+        limit: int | None = None,
+    ) -> RestResult[Any]:
+        """Records of a message type, filtered (``limit`` 1..10,000).
+
+        Given a class, ``.messages`` are instances of it (a name gives ``Message``).
+        """
+        request = commands.getmsgs(
+            msgtype,
+            tkey=tkey,
+            ekey=ekey,
+            okey=okey,
+            where=where,
+            view=view,
+            order=order,
+            limit=limit,
+        )
+        return await self._send(self._core.typed(msgtype, request))
+
+    async def getcount(self, msgtype: MessageType, *, where: Clause | None = None) -> CountResult:
+        """How many records match (``.count``)."""
+        return await self._send(_Call(commands.getcount(msgtype, where=where), count_of))
+
+    async def getaggregate(
+        self,
+        msgtype: MessageType,
+        *,
+        group: Sequence[str] | str,
+        measure: Sequence[str] | str,
+        where: Clause | None = None,
+        limit: int | None = None,
+    ) -> RestResult[Message]:
+        """Grouped measures, e.g. ``group="bidexch:top:3", measure="bidsize:sum"``."""
+        request = commands.getaggregate(
+            msgtype, group=group, measure=measure, where=where, limit=limit
+        )
+        return await self._send(_Call(request, _ANY))
+
+    async def postmsgs(self, messages: Iterable[Message]) -> RestResult[Message]:
+        """Post records, encoded in this client's encoding (JSON-only types as framed JSON)."""
+        return await self._send(self._core.post(messages))
+
+    async def getapikey(self, secret: str) -> RestResult[Message]:
+        """Create or update an API key (authenticate with ``jwt=``)."""
+        return await self._send(_Call(commands.getapikey(secret), _ANY))
+
+    async def logon(self, user: str, password: str, pin: str | None = None) -> RestResult[Message]:
+        """Log on; the records carry the session key to use as an API key."""
+        return await self._send(_Call(commands.logon(user, password, pin), _ANY))
+
     async def check_drift(self, *, warn: bool = True) -> tuple[DriftItem, ...]:
-        """As :meth:`MLinkClient.check_drift`."""
+        """Compare the server's getmsgtypes with the generated registry.
+
+        With ``warn`` the differences also become one SchemaDriftWarning; never raises over
+        them (a stream keeps working for every type both sides agree on).
+        """
         return self._core.drift(await self.getmsgtypes(), warn)
 
     async def aclose(self) -> None:
@@ -412,11 +654,16 @@ class AsyncMLinkClient(_Commands[Awaitable[RestResult]]):
     async def __aenter__(self) -> AsyncMLinkClient:
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return _client_repr("AsyncMLinkClient", self._core)
+        return self._core.describe("AsyncMLinkClient")
 
 
 def _credentials(api_key: str | Credentials | None, password: str | None) -> Credentials | None:
