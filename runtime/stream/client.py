@@ -25,6 +25,7 @@ import contextlib
 import logging
 import threading
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
@@ -109,6 +110,8 @@ class AsyncMLinkStream:
         heartbeat_timeout: seconds without any frame after which the server counts as stalled
             (schemas with MLinkHeartbeat; a dead connection also fails the transport's pings).
         open_timeout: seconds allowed for connecting and logging on.
+        close_timeout: seconds allowed for each step of closing (stopping the reader, the
+            close handshake); after that the socket is dropped.
         max_queue: events buffered ahead of the consumer before the client stops reading
             (and so the server slows down and coalesces).
         check_drift: on connect, compare the server's getmsgtypes (over REST, same host)
@@ -131,6 +134,7 @@ class AsyncMLinkStream:
         max_backoff: float = 30.0,
         heartbeat_timeout: float | None = 35.0,
         open_timeout: float = 10.0,
+        close_timeout: float = 5.0,
         max_queue: int = 10_000,
         check_drift: bool = False,
     ) -> None:
@@ -155,6 +159,7 @@ class AsyncMLinkStream:
         # the transport sends every 20 s, are then what detects a dead connection.
         self.heartbeat_timeout = heartbeat_timeout if "MLinkHeartbeat" in self.registry else None
         self.open_timeout = open_timeout
+        self.close_timeout = close_timeout
         self._queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(max_queue)
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -191,44 +196,62 @@ class AsyncMLinkStream:
         await self.close()
 
     async def _open(self) -> None:
-        """One connection: upgrade, log on, resume subscriptions; raises on failure."""
+        """One connection: upgrade, log on, resume subscriptions; raises on failure.
+
+        Every wait here is an ``asyncio.timeout`` block, never ``asyncio.wait_for``: on
+        Python 3.11 wait_for returns a result that arrives as it is cancelled and swallows
+        the cancellation, so close() could wait forever for this task.
+        """
         headers = {}
         if self.protocol.credentials is not None:
             headers["Authorization"] = f"Bearer {self.protocol.credentials.token}"
         try:
-            ws = await asyncio.wait_for(
-                connect(
+            async with asyncio.timeout(self.open_timeout):
+                ws = await connect(
                     self.url,
                     additional_headers=headers,
                     max_size=None,
                     open_timeout=self.open_timeout,
+                    close_timeout=self.close_timeout,
                     logger=_WIRE_LOG,
-                ),
-                self.open_timeout,
-            )
+                )
         except TimeoutError as exc:
             raise MLinkTimeoutError(f"connecting to {self.url} timed out") from exc
         except (OSError, websockets.exceptions.WebSocketException) as exc:
             raise MLinkTransportError(f"cannot connect to {self.url}: {self._safe(exc)}") from exc
         self._ws = ws
-        self._logged_on = asyncio.get_running_loop().create_future()
-        for frame in self.protocol.connection_made():
-            await self._send(frame)
-        if self.protocol.credentials is None:
-            self._logged_on.set_result(None)
-        self._reader = asyncio.get_running_loop().create_task(self._read(ws))
+        logged_on = self._logged_on = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(asyncio.shield(self._logged_on), self.open_timeout)
+            for frame in self.protocol.connection_made():
+                await self._send(frame)
+            if self.protocol.credentials is None:
+                logged_on.set_result(None)
+            self._reader = asyncio.get_running_loop().create_task(self._read(ws))
+            async with asyncio.timeout(self.open_timeout):
+                await asyncio.shield(logged_on)
         except TimeoutError as exc:
-            await ws.close()
+            await self._shut(ws)
             raise MLinkTimeoutError(f"no logon answer from {self.url}") from exc
+        except BaseException:
+            await self._shut(ws)
+            raise
+
+    async def _shut(self, ws: ClientConnection) -> None:
+        """Stop the reader and close ``ws``, each within ``close_timeout``."""
+        reader, self._reader = self._reader, None
+        await _stop(reader, self.close_timeout)
+        await _close(ws, self.close_timeout)
 
     async def connect(self) -> None:
         """Connect and log on. Raises AuthError if the server refuses the credentials."""
         self._closed = False
         if self._check_drift:
             await self.check_drift()
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            await self.close()  # a failed connect leaves no task or socket behind
+            raise
 
     async def check_drift(self) -> tuple[DriftItem, ...]:
         """Compare the server's message types (REST getmsgtypes on the same host) with the
@@ -250,22 +273,19 @@ class AsyncMLinkStream:
             return ()
 
     async def close(self) -> None:
-        """Close the connection and stop; iteration ends."""
+        """Close the connection and stop; iteration ends. Bounded: each task gets
+        ``close_timeout`` seconds to stop and the close handshake as long."""
         self._closed = True
         if self._getter is not None:
             self._getter.cancel()
             self._getter = None
-        for task in (self._reconnecting, self._reader):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        # A reconnect in progress may open a connection and start a reader: stop it first.
+        reconnecting, self._reconnecting = self._reconnecting, None
+        await _stop(reconnecting, self.close_timeout)
+        reader, self._reader = self._reader, None
+        await _stop(reader, self.close_timeout)
         if self._ws is not None:
-            try:
-                # The close handshake is a courtesy: never let a wedged peer hold us here.
-                await asyncio.wait_for(self._ws.close(), self.open_timeout)
-            except (TimeoutError, websockets.exceptions.WebSocketException, OSError):
-                self._ws.transport.abort()
+            await _close(self._ws, self.close_timeout)
 
     async def _send(self, frame: bytes) -> None:
         ws = self._ws
@@ -282,7 +302,8 @@ class AsyncMLinkStream:
         reason: str
         try:
             while True:
-                frame = await asyncio.wait_for(ws.recv(), self.heartbeat_timeout)
+                async with asyncio.timeout(self.heartbeat_timeout):
+                    frame = await ws.recv()
                 data = frame.encode() if isinstance(frame, str) else frame
                 for event in self.protocol.receive(data):
                     if self.cache is not None:
@@ -294,7 +315,7 @@ class AsyncMLinkStream:
             raise
         except (AuthError, MLinkStreamError) as exc:
             self._fail(exc)
-            await ws.close()
+            await _close(ws, self.close_timeout)
             return
         except TimeoutError:
             reason = f"no frame for {self.heartbeat_timeout} s (stalled server)"
@@ -304,7 +325,7 @@ class AsyncMLinkStream:
             reason = f"connection closed: {self._safe(exc)}"
         except OSError as exc:
             reason = f"connection failed: {self._safe(exc)}"
-        await ws.close()
+        await _close(ws, self.close_timeout)
         if self._closed:
             return
         log.warning("srmlink stream %s: %s", self.url, reason)
@@ -443,15 +464,39 @@ class AsyncMLinkStream:
                 with contextlib.suppress(websockets.exceptions.ConnectionClosed):
                     await self._send(self.protocol.signal_ready())
             self._getter = asyncio.ensure_future(self._queue.get())
-        done, _ = await asyncio.wait({self._getter}, timeout=timeout)
+        getter = self._getter
+        done, _ = await asyncio.wait({getter}, timeout=timeout)
         if not done:
             raise TimeoutError(f"no MLink event within {timeout} s")
-        item = self._getter.result()
+        if getter.cancelled():  # close() ended the wait
+            raise StopAsyncIteration
+        item = getter.result()
         self._getter = None
         if isinstance(item, _Failure):
             self._closed = True
             raise item.error
         return item
+
+
+async def _stop(task: asyncio.Task[None] | None, timeout: float) -> None:
+    """Cancel ``task`` and wait at most ``timeout`` s for it to end (never forever)."""
+    if task is None or task is asyncio.current_task():
+        return
+    task.cancel()
+    await asyncio.wait({task}, timeout=timeout)
+    if not task.done():
+        log.warning("srmlink stream: a task ignored cancellation for %s s", timeout)
+    elif not task.cancelled():
+        task.exception()  # reported through the event queue already; retrieved here
+
+
+async def _close(ws: ClientConnection, timeout: float) -> None:
+    """The close handshake, within ``timeout`` s; a wedged peer gets its socket dropped."""
+    try:
+        async with asyncio.timeout(timeout):
+            await ws.close()
+    except (TimeoutError, websockets.exceptions.WebSocketException, OSError):
+        ws.transport.abort()
 
 
 class MLinkStream:
@@ -466,20 +511,25 @@ class MLinkStream:
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Built before the thread starts, so a bad argument leaves nothing running (asyncio
+        # queues and locks bind to a loop on first use, not when created).
+        self._client = AsyncMLinkStream(*args, **kwargs)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="srmlink-stream", daemon=True
+            target=_run_loop, args=(self._loop,), name="srmlink-stream", daemon=True
         )
         self._thread.start()
-
-        async def build() -> AsyncMLinkStream:
-            return AsyncMLinkStream(*args, **kwargs)
-
-        self._client = self._run(build)
+        # A client dropped without close() still closes its connection and stops its thread
+        # (the finalizer holds the loop, thread and async client, never self).
+        self._finalizer = weakref.finalize(
+            self, _shutdown, self._loop, self._thread, self._client, self._client.close_timeout
+        )
 
     def _run(self, factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         # Timeouts are handled inside the loop (next_event): cancelling a call from this
         # thread could drop an event that arrived at the same moment.
+        if self._loop.is_closed():
+            raise MLinkTransportError("this MLinkStream is closed")
         return asyncio.run_coroutine_threadsafe(factory(), self._loop).result()
 
     @property
@@ -492,10 +542,6 @@ class MLinkStream:
 
     def __repr__(self) -> str:
         return f"MLinkStream({self._client.url!r}, flow={self._client.protocol.flow!r})"
-
-    def connect(self) -> None:
-        """As :meth:`AsyncMLinkStream.connect`."""
-        self._run(self._client.connect)
 
     def subscribe(self, msgtype: MessageType, **kwargs: Any) -> int:
         """As :meth:`AsyncMLinkStream.subscribe`."""
@@ -523,15 +569,16 @@ class MLinkStream:
         return self.next_event()
 
     def close(self) -> None:
-        """Close the connection and stop the background loop."""
-        if self._loop.is_closed():
-            return
-        if self._loop.is_running():
-            self._run(self._client.close)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_running():
-            self._loop.close()
+        """Close the connection and stop the background loop (bounded, idempotent)."""
+        self._finalizer()
+
+    def connect(self) -> None:
+        """As :meth:`AsyncMLinkStream.connect`; on failure the background loop stops too."""
+        try:
+            self._run(self._client.connect)
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> Self:
         self.connect()
@@ -544,3 +591,35 @@ class MLinkStream:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _shutdown(
+    loop: asyncio.AbstractEventLoop,
+    thread: threading.Thread,
+    client: AsyncMLinkStream,
+    timeout: float,
+) -> None:
+    """Close ``client`` on ``loop``, stop the loop and its thread, close the loop; bounded."""
+    if loop.is_closed():
+        return
+    if thread is threading.current_thread():
+        loop.create_task(client.close())  # collected on its own loop: no waiting here
+    else:
+        closing = asyncio.run_coroutine_threadsafe(client.close(), loop)
+        # Two task stops and a close handshake, each within `timeout`, plus a margin.
+        with contextlib.suppress(Exception):
+            closing.result(timeout=3 * timeout + 1)
+    loop.call_soon_threadsafe(loop.stop)
+    if thread is not threading.current_thread():
+        thread.join(timeout=timeout)
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The background thread: run ``loop`` until stopped, finish what is pending, close it."""
+    try:
+        loop.run_forever()
+        pending = asyncio.all_tasks(loop)
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=5))
+    finally:
+        loop.close()
