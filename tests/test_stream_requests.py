@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+import time
 
 import pytest
 from attrs import evolve
 from websockets.asyncio.server import ServerConnection, serve
 
+from srmlink import OptionKey
 from srmlink.codec import decode, encode
 from srmlink.errors import MLinkStreamError
 from srmlink.message import Message
@@ -21,22 +22,24 @@ from srmlink.messages import (
     MLinkLogon,
     MLinkStream as StreamRequestMessage,
     OptionNbboQuote,
+    OptionNbboQuotePKey,
     registry,
 )
 from srmlink.records import make
 from srmlink.stream import (
     AsyncMLinkStream,
+    CheckPoint,
     ClientProtocol,
     DataAck,
     MLinkStream,
+    Reconnected,
     RequestOptions,
     StreamAck,
     StreamRequest,
 )
 from srmlink.stripes import STRIPES
-from srmlink.testing import ServerProcess, start_server
+from srmlink.testing import TEST_API_KEY as KEY, ServerProcess, start_server
 
-KEY = "requests-key"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl"
 
 
@@ -126,28 +129,19 @@ def test_jwt_on_the_upgrade_and_in_the_logon_never_in_logs(
     assert "Bearer ***" in caplog.text  # the upgrade headers were logged, masked
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    server = start_server(api_key=KEY, extra=["--tick", "0.02", "--heartbeat", "0.5"])
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_a_raw_request_sent_as_is(server: ServerProcess) -> None:
-    with MLinkStream(KEY, host=server.host, scheme="ws", encoding="json") as stream:
+def test_a_raw_request_sent_as_is(stream_server: ServerProcess) -> None:
+    with MLinkStream(KEY, host=stream_server.host, scheme="ws", encoding="json") as stream:
         stream.send(make(registry, "MLinkStream", msgName="OptionNbboQuote", queryID=77))
         while not isinstance(event := stream.next_event(timeout=10), StreamAck):
             pass
         assert (event.query_id, event.msg_name, event.ok) == (77, "OptionNbboQuote", True)
 
 
-def test_stripes_act_as_one_stream(server: ServerProcess) -> None:
-    with server.client() as rest:
+def test_stripes_act_as_one_stream(stream_server: ServerProcess) -> None:
+    with stream_server.client() as rest:
         messages = rest.getmsgs(OptionNbboQuote, limit=1000).messages
         store = {str(m.pkey) for m in messages if isinstance(m, OptionNbboQuote)}
-    with MLinkStream(KEY, host=server.host, scheme="ws", stripes=True, cache=True) as stream:
+    with MLinkStream(KEY, host=stream_server.host, scheme="ws", stripes=True, cache=True) as stream:
         assert stream.connections == len(STRIPES)
         assert "stripes=['A', 'B'," in repr(stream)
         # The snapshot ends when every stripe's connection has completed it.
@@ -162,8 +156,49 @@ def test_bad_stripes_are_refused(stripes: list[str]) -> None:
         MLinkStream(KEY, host="127.0.0.1:1", stripes=stripes)
 
 
-def test_request_fields_reach_the_server(server: ServerProcess) -> None:
+def test_request_fields_reach_the_server(stream_server: ServerProcess) -> None:
     options = RequestOptions(sys_environment="Saturn", sys_realm="NMS", schema_hash=1)
-    with MLinkStream(KEY, host=server.host, scheme="ws") as stream:
+    with MLinkStream(KEY, host=stream_server.host, scheme="ws") as stream:
         quotes = stream.query(OptionNbboQuote, where="okey.tk:eq:SPY", options=options)
         assert len(quotes) == 20
+
+
+def test_each_stripe_resumes_on_its_own_after_a_drop() -> None:
+    """Both stripes' connections are cut; each reconnects and resumes from its own
+    checkpoints, and the one cache ends equal to the server's store."""
+    faulty = start_server(api_key=KEY, extra=["--tick", "0", "--heartbeat", "0.5", "--faults"])
+    try:
+        with faulty.client() as rest:
+            keys = sorted(str(m.pkey) for m in rest.getmsgs(OptionNbboQuote, limit=1000).messages)
+        stream = MLinkStream(
+            KEY, host=faulty.host, scheme="ws", stripes=["A", "B"], cache=True, backoff=0.05
+        )
+        with stream:
+            stream.subscribe(OptionNbboQuote)
+            reconnected: set[str | None] = set()
+            completes = 0
+            while completes < 2:  # the snapshot, once per stripe
+                event = stream.next_event(timeout=20)
+                completes += isinstance(event, CheckPoint) and event.state == "Complete"
+            assert faulty.fault("drop") == 2
+            with faulty.client() as rest:
+                rest.postmsgs([quote(key, 42.5) for key in keys[:5]])
+            assert stream.cache is not None
+            cached = stream.cache.of(OptionNbboQuote)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and (
+                len(reconnected) < 2 or any(cached[k].bid_price != 42.5 for k in keys[:5])
+            ):
+                event = stream.next_event(timeout=20)
+                if isinstance(event, Reconnected):
+                    reconnected.add(event.stripe)
+            assert reconnected == {"A", "B"}
+            assert [cached[k].bid_price for k in keys[:5]] == [42.5] * 5
+    finally:
+        faulty.stop()
+
+
+def quote(key: str, bid: float) -> OptionNbboQuote:
+    return OptionNbboQuote(
+        pkey=OptionNbboQuotePKey(okey=OptionKey.parse(key)), bid_price=bid, bid_size=1
+    )

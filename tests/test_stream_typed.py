@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,9 @@ from srmlink.message import Message
 from srmlink.messages import OptionNbboQuote
 from srmlink.stream import AsyncMLinkStream, MLinkStream, Record
 from srmlink.stream.client import websocket_address
-from srmlink.testing import ServerProcess, start_server
+from srmlink.testing import TEST_API_KEY as KEY, ServerProcess
 
 from .conftest import snapshot_dir
-
-KEY = "typed-key"
 
 APP = """
 from srmlink.messages import OptionNbboQuote
@@ -81,17 +79,8 @@ def test_mypy_sees_the_generated_classes(staged: Callable[[Path], Path], tmp_pat
     assert 'Unexpected keyword argument "bogus_kwarg"' in wrong.stdout, wrong.stdout
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    server = start_server(api_key=KEY, extra=["--tick", "0.02", "--heartbeat", "0.5"])
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_a_subscription_yields_its_own_records_typed(server: ServerProcess) -> None:
-    with MLinkStream(KEY, host=f"ws://{server.host}", cache=True) as stream:
+def test_a_subscription_yields_its_own_records_typed(stream_server: ServerProcess) -> None:
+    with MLinkStream(KEY, host=f"ws://{stream_server.host}", cache=True) as stream:
         spy = stream.subscribe(OptionNbboQuote, where="okey.tk:eq:SPY")
         seen: set[str] = set()
         for record in spy:
@@ -112,9 +101,9 @@ def test_a_subscription_yields_its_own_records_typed(server: ServerProcess) -> N
         assert len(named) == 20 and all(isinstance(m, Message) for m in named)
 
 
-def test_the_async_twin_is_typed_alike(server: ServerProcess) -> None:
+def test_the_async_twin_is_typed_alike(stream_server: ServerProcess) -> None:
     async def run() -> tuple[int, str]:
-        async with AsyncMLinkStream(KEY, host=f"http://{server.host}/") as stream:
+        async with AsyncMLinkStream(KEY, host=f"http://{stream_server.host}/") as stream:
             quotes = await stream.query(OptionNbboQuote, where="okey.tk:eq:SPY")
             live = await stream.subscribe(OptionNbboQuote, where="okey.tk:eq:AAPL")
             async for record in live:
