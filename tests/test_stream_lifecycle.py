@@ -62,18 +62,23 @@ def test_many_async_clients_close_together_while_frames_arrive(
         clients = [
             AsyncMLinkStream(KEY, host=fast_server.host, scheme="ws") for _ in range(CLIENTS)
         ]
-        async with asyncio.timeout(60):
-            await asyncio.gather(*(client.connect() for client in clients))
-            await asyncio.gather(
-                *(
-                    client.subscribe(OptionNbboQuote, where=AAPL, active_latency=0)
-                    for client in clients
+        try:
+            # Generous: 200 connections on a loaded 2-core machine; the close is what is timed.
+            async with asyncio.timeout(120):
+                await asyncio.gather(*(client.connect() for client in clients))
+                await asyncio.gather(
+                    *(
+                        client.subscribe(OptionNbboQuote, where=AAPL, active_latency=0)
+                        for client in clients
+                    )
                 )
-            )
-            # Every client has frames coming: wait until each one has a record in hand.
-            for client in clients:
-                while not isinstance(await client.next_event(timeout=10), Record):
-                    pass
+                # Every client has frames coming: wait until each one has a record in hand.
+                for client in clients:
+                    while not isinstance(await client.next_event(timeout=30), Record):
+                        pass
+        except BaseException:
+            await asyncio.gather(*(client.close() for client in clients))
+            raise
         started = time.monotonic()
         async with asyncio.timeout(30):
             await asyncio.gather(*(client.close() for client in clients))
@@ -85,12 +90,17 @@ def test_many_async_clients_close_together_while_frames_arrive(
 def test_sync_clients_close_while_frames_arrive(fast_server: ServerProcess) -> None:
     threads, fds = threading.active_count(), open_fds()
     streams = [fast_server.stream() for _ in range(20)]
-    for stream in streams:
-        stream.connect()
-        stream.subscribe(OptionNbboQuote, where=AAPL, active_latency=0)
-    for stream in streams:
-        while not isinstance(stream.next_event(timeout=10), Record):
-            pass
+    try:
+        for stream in streams:
+            stream.connect()
+            stream.subscribe(OptionNbboQuote, where=AAPL, active_latency=0)
+        for stream in streams:
+            while not isinstance(stream.next_event(timeout=30), Record):
+                pass
+    except BaseException:
+        for stream in streams:
+            stream.close()
+        raise
     closers = [threading.Thread(target=stream.close) for stream in streams]
     for closer in closers:
         closer.start()

@@ -138,9 +138,7 @@ def test_a_raw_request_sent_as_is(stream_server: ServerProcess) -> None:
 
 
 def test_stripes_act_as_one_stream(stream_server: ServerProcess) -> None:
-    with stream_server.client() as rest:
-        messages = rest.getmsgs(OptionNbboQuote, limit=1000).messages
-        store = {str(m.pkey) for m in messages if isinstance(m, OptionNbboQuote)}
+    store = store_keys(stream_server)
     with MLinkStream(KEY, host=stream_server.host, scheme="ws", stripes=True, cache=True) as stream:
         assert stream.connections == len(STRIPES)
         assert "stripes=['A', 'B'," in repr(stream)
@@ -168,8 +166,7 @@ def test_each_stripe_resumes_on_its_own_after_a_drop() -> None:
     checkpoints, and the one cache ends equal to the server's store."""
     faulty = start_server(api_key=KEY, extra=["--tick", "0", "--heartbeat", "0.5", "--faults"])
     try:
-        with faulty.client() as rest:
-            keys = sorted(str(m.pkey) for m in rest.getmsgs(OptionNbboQuote, limit=1000).messages)
+        keys = sorted(store_keys(faulty))
         stream = MLinkStream(
             KEY, host=faulty.host, scheme="ws", stripes=["A", "B"], cache=True, backoff=0.05
         )
@@ -202,3 +199,10 @@ def quote(key: str, bid: float) -> OptionNbboQuote:
     return OptionNbboQuote(
         pkey=OptionNbboQuotePKey(okey=OptionKey.parse(key)), bid_price=bid, bid_size=1
     )
+
+
+def store_keys(server: ServerProcess) -> set[str]:
+    """The flat primary keys of the server's OptionNbboQuotes (over REST)."""
+    with server.client() as rest:
+        messages = rest.getmsgs(OptionNbboQuote, limit=1000).messages
+    return {str(m.pkey) for m in messages if isinstance(m, OptionNbboQuote)}

@@ -56,7 +56,22 @@ class _Filter(Generic[M]):
         return None
 
 
-class AsyncSubscription(Generic[M]):
+class _Handle(Generic[M]):
+    """What both handles hold: the query id, the message class and whether it is live."""
+
+    def __init__(self, query_id: int, msgtype: type[M], live: bool) -> None:
+        self.query_id = query_id
+        self.msgtype = msgtype
+        self.live = live
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.msgtype.MSG_NAME}, query_id={self.query_id})"
+
+    def _filter(self, connections: int) -> _Filter[M]:
+        return _Filter(self.query_id, self.msgtype, self.live, connections)
+
+
+class AsyncSubscription(_Handle[M]):
     """One subscription of an :class:`~srmlink.stream.AsyncMLinkStream`.
 
     >>> quotes = await stream.subscribe(OptionNbboQuote)
@@ -67,19 +82,14 @@ class AsyncSubscription(Generic[M]):
     def __init__(
         self, stream: AsyncMLinkStream, query_id: int, msgtype: type[M], live: bool
     ) -> None:
+        super().__init__(query_id, msgtype, live)
         self.stream = stream
-        self.query_id = query_id
-        self.msgtype = msgtype
-        self.live = live
-
-    def __repr__(self) -> str:
-        return f"AsyncSubscription({self.msgtype.MSG_NAME}, query_id={self.query_id})"
 
     def __aiter__(self) -> AsyncIterator[Record[M]]:
         return self._records()
 
     async def _records(self) -> AsyncIterator[Record[M]]:
-        keep = _Filter(self.query_id, self.msgtype, self.live, self.stream.connections)
+        keep = self._filter(self.stream.connections)
         while not keep.done:
             try:
                 event = await self.stream.next_event()
@@ -94,7 +104,7 @@ class AsyncSubscription(Generic[M]):
         await self.stream.unsubscribe(self.query_id)
 
 
-class Subscription(Generic[M]):
+class Subscription(_Handle[M]):
     """One subscription of an :class:`~srmlink.stream.MLinkStream` (the sync twin).
 
     >>> for record in stream.subscribe(OptionNbboQuote):
@@ -102,16 +112,11 @@ class Subscription(Generic[M]):
     """
 
     def __init__(self, stream: MLinkStream, query_id: int, msgtype: type[M], live: bool) -> None:
+        super().__init__(query_id, msgtype, live)
         self.stream = stream
-        self.query_id = query_id
-        self.msgtype = msgtype
-        self.live = live
-
-    def __repr__(self) -> str:
-        return f"Subscription({self.msgtype.MSG_NAME}, query_id={self.query_id})"
 
     def __iter__(self) -> Iterator[Record[M]]:
-        keep = _Filter(self.query_id, self.msgtype, self.live, self.stream.connections)
+        keep = self._filter(self.stream.connections)
         while not keep.done:
             try:
                 event = self.stream.next_event()
