@@ -28,12 +28,14 @@ KEY = "lifecycle-key"
 CLIENTS = 200
 # A third of the demo's options: every client gets a steady flow, the server keeps up.
 AAPL = "okey.tk:eq:AAPL"
+# One option (and heartbeats every second) for each of the 200: light for both sides.
+ONE = ["AAPL-NMS-EQT-2026-12-18-190-C"]
 
 
 @pytest.fixture(scope="module")
 def fast_server() -> Iterator[ServerProcess]:
     """Quotes tick every 10 ms, so frames are in flight whenever a client closes."""
-    server = start_server(api_key=KEY, extra=["--tick", "0.01", "--heartbeat", "0.2"])
+    server = start_server(api_key=KEY, extra=["--tick", "0.01", "--heartbeat", "1"])
     try:
         yield server
     finally:
@@ -72,10 +74,10 @@ def test_many_async_clients_close_together_while_frames_arrive(
                         for client in clients
                     )
                 )
-                # Every client has frames coming: wait until each one has a record in hand.
+                # Every client has frames coming (its quote, heartbeats): wait
+                # until each one has had an event.
                 for client in clients:
-                    while not isinstance(await client.next_event(timeout=30), Record):
-                        pass
+                    await client.next_event(timeout=30)
         except BaseException:
             await asyncio.gather(*(client.close() for client in clients))
             raise
