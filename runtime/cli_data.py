@@ -469,16 +469,16 @@ def _stream_body(args: argparse.Namespace) -> int:
         _credentials(args),
         endpoint=args.endpoint,
         host=host,
-        scheme=scheme,
+        scheme="wss" if scheme == "wss" else "ws",  # _address gives ws or wss here
         encoding=args.encoding,
     )
     try:
         with _Interrupt() as interrupt:
             stream.connect()
-            query_id = stream.subscribe(
+            subscription = stream.subscribe(
                 cls, where=args.where, view=args.view, active_latency=args.active_latency
             )
-            _print_stream(args, stream, cls, query_id, interrupt)
+            _print_stream(args, stream, cls, subscription.query_id, interrupt)
     except KeyboardInterrupt:  # a second Ctrl-C, or one while connecting
         return 0
     finally:

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from srmlink.codegen.build import generate
 from srmlink.codegen.stage import stage_package
 from srmlink.registry import Registry
+from srmlink.testing import ServerProcess, start_server
 
 settings.register_profile("dev", max_examples=100)
 settings.register_profile(
@@ -104,3 +105,13 @@ def snapshot_registry(staged: Callable[[Path], Path], snapshot: str) -> Registry
     registry = module.registry
     assert isinstance(registry, Registry)
     return registry
+
+
+@pytest.fixture(scope="module")
+def stream_server() -> Iterator[ServerProcess]:
+    """``srmlink serve`` with quotes ticking every 20 ms (key: srmlink.testing.TEST_API_KEY)."""
+    server = start_server(extra=["--tick", "0.02", "--heartbeat", "0.5"])
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -169,7 +169,9 @@ def test_stream_snapshot_then_live_updates(
     ticking_server: ServerProcess, encoding: Encoding
 ) -> None:
     with ticking_server.stream(encoding=encoding, cache=True) as stream:
-        query_id = stream.subscribe(OptionNbboQuote, where=OptionNbboQuote.fields.okey.tk == "SPY")
+        query_id = stream.subscribe(
+            OptionNbboQuote, where=OptionNbboQuote.fields.okey.tk == "SPY"
+        ).query_id
         seen: list[str] = []
         live = 0
         deadline = time.monotonic() + 20
@@ -301,10 +303,18 @@ def test_no_schema_drift_against_a_server_of_the_same_schema(
 def test_short_timeouts_lose_no_event(quiet_server: ServerProcess) -> None:
     """next_event(timeout) that times out constantly still delivers every record once."""
     with quiet_server.stream(encoding="jsonf") as stream:
-        stream.subscribe(OptionNbboQuote)
         records: list[str] = []
         timeouts = 0
         deadline = time.monotonic() + 20
+        # The first wait times out before the subscription exists and is still pending when
+        # its answer arrives (the snapshot can come as one frame, all queued before the next
+        # call, so waiting for a timeout after subscribing could find none).
+        while not timeouts and time.monotonic() < deadline:
+            try:
+                stream.next_event(timeout=0)  # a heartbeat at most
+            except TimeoutError:
+                timeouts += 1
+        stream.subscribe(OptionNbboQuote)
         while time.monotonic() < deadline:
             try:
                 event = stream.next_event(timeout=0)  # always times out first: a new wait

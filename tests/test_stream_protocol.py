@@ -25,7 +25,7 @@ from srmlink.stream import (
     Event,
     Record,
     StreamAck,
-    Subscription,
+    StreamRequest,
 )
 
 ENCODINGS: tuple[Encoding, ...] = ("json", "jsonf", "proto")
@@ -112,7 +112,7 @@ def test_logon_then_snapshot_then_paced_updates(encoding: Encoding) -> None:
     assert not wire.client.logged_on
     events = wire.connect()
     assert wire.client.logged_on and events == []
-    sub = Subscription(query_id=wire.client.next_query_id(), msg_name="OptionNbboQuote")
+    sub = StreamRequest(query_id=wire.client.next_query_id(), msg_name="OptionNbboQuote")
     events = wire.send(wire.client.subscribe(sub))
     assert isinstance(events[0], StreamAck) and events[0].ok
     assert states(events) == ["Begin", "Active", "Complete"]
@@ -155,7 +155,7 @@ def test_bad_key_raises_auth_error(encoding: Encoding) -> None:
 
 def test_requests_before_logon_are_refused() -> None:
     wire = Wire("jsonf", api_key="k")
-    sub = Subscription(query_id=1, msg_name="OptionNbboQuote")
+    sub = StreamRequest(query_id=1, msg_name="OptionNbboQuote")
     assert wire.send(wire.client.subscribe(sub)) == []  # only an MLinkAdmin WaitingLogon
     assert wire.session.subs == []
 
@@ -163,7 +163,7 @@ def test_requests_before_logon_are_refused() -> None:
 def test_timed_latency_batches_every_n_ms() -> None:
     wire = Wire("proto", store=seeded())
     wire.connect()
-    sub = Subscription(query_id=7, msg_name="OptionNbboQuote", active_latency=250)
+    sub = StreamRequest(query_id=7, msg_name="OptionNbboQuote", active_latency=250)
     wire.send(wire.client.subscribe(sub))
     wire.handler.store.put(quote(KEYS[2], 5.0))
     wire.handler.store.put(quote(KEYS[2], 6.0))
@@ -180,7 +180,7 @@ def test_where_and_view_shape_the_stream() -> None:
     store.put(quote(KEYS[1], 1.0, size=50))
     wire = Wire("json", store=store)
     wire.connect()
-    sub = Subscription(
+    sub = StreamRequest(
         query_id=3, msg_name="OptionNbboQuote", where="bidsize:ge:10", view="bidprice"
     )
     got = records(wire.send(wire.client.subscribe(sub)))
@@ -192,7 +192,7 @@ def test_resume_after_reconnect_sends_only_what_changed() -> None:
     store = seeded()
     first = Wire("jsonf", store=store)
     first.connect()
-    sub = Subscription(query_id=1, msg_name="OptionNbboQuote")
+    sub = StreamRequest(query_id=1, msg_name="OptionNbboQuote")
     first.send(first.client.subscribe(sub))
     # The connection drops; meanwhile one record changes.
     first.session.close()
@@ -206,8 +206,8 @@ def test_resume_after_reconnect_sends_only_what_changed() -> None:
 def test_unsubscribe_and_replace() -> None:
     wire = Wire("jsonf", store=seeded())
     wire.connect()
-    wire.send(wire.client.subscribe(Subscription(query_id=5, msg_name="OptionNbboQuote")))
-    again = wire.send(wire.client.subscribe(Subscription(query_id=5, msg_name="OptionNbboQuote")))
+    wire.send(wire.client.subscribe(StreamRequest(query_id=5, msg_name="OptionNbboQuote")))
+    again = wire.send(wire.client.subscribe(StreamRequest(query_id=5, msg_name="OptionNbboQuote")))
     assert states(again)[0] == "Replaced"
     frame = wire.client.unsubscribe(5)
     assert frame is not None
@@ -228,7 +228,7 @@ def test_refused_requests_are_acked_with_the_reason(
 ) -> None:
     wire = Wire("jsonf")
     wire.connect()
-    events = wire.send(wire.client.subscribe(Subscription(query_id=2, msg_name=name, where=where)))
+    events = wire.send(wire.client.subscribe(StreamRequest(query_id=2, msg_name=name, where=where)))
     ack = events[0]
     assert isinstance(ack, StreamAck) and not ack.ok
     assert ack.result == result and ack.detail
@@ -239,7 +239,7 @@ def test_subscribe_by_primary_key() -> None:
     wire = Wire("proto", store=seeded())
     wire.connect()
     pkey = str(OptionNbboQuotePKey(okey=KEYS[0]))
-    sub = Subscription(query_id=9, msg_name="OptionNbboQuote", pkeys=(pkey,))
+    sub = StreamRequest(query_id=9, msg_name="OptionNbboQuote", pkeys=(pkey,))
     events = wire.send(wire.client.subscribe(sub))
     assert isinstance(events[0], StreamAck) and events[0].ok
     assert [str(r.pkey) for r in records(events)] == [pkey]
@@ -253,7 +253,7 @@ def test_json_only_types_are_refused_on_protobuf() -> None:
     json_only = next(cls for cls in registry if cls.SPEC.origin == "dictionary")
     wire = Wire("proto")
     wire.connect()
-    ack = wire.send(wire.client.subscribe(Subscription(query_id=4, msg_name=json_only.MSG_NAME)))
+    ack = wire.send(wire.client.subscribe(StreamRequest(query_id=4, msg_name=json_only.MSG_NAME)))
     assert isinstance(ack[0], StreamAck) and not ack[0].ok
     assert "json" in (ack[0].detail or "")
 

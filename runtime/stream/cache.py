@@ -7,13 +7,17 @@ that. Messages without a primary key (acks, prints without one) are not cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar, cast, overload
 
 from ..message import Message
 from ..records import primary_key_text
 from .events import Event, Record
 
 __all__ = ["LastValueCache"]
+
+M = TypeVar("M", bound=Message)
 
 
 class LastValueCache:
@@ -33,13 +37,30 @@ class LastValueCache:
         if key is not None:
             self._tables.setdefault(message.MSG_NAME, {})[key] = message
 
-    def get(self, msgtype: str | type[Message], key: object) -> Message | None:
+    @overload
+    def get(self, msgtype: type[M], key: object) -> M | None: ...
+    @overload
+    def get(self, msgtype: str, key: object) -> Message | None: ...
+    def get(self, msgtype: str | type[Message], key: object) -> Any:
         """The current record of ``key`` (a primary-key object or its flat text)."""
         return self._tables.get(_name(msgtype), {}).get(str(key))
 
-    def table(self, msgtype: str | type[Message]) -> dict[str, Message]:
+    @overload
+    def table(self, msgtype: type[M]) -> dict[str, M]: ...
+    @overload
+    def table(self, msgtype: str) -> dict[str, Message]: ...
+    def table(self, msgtype: str | type[Message]) -> dict[str, Any]:
         """A copy of every cached record of a message type, by flat primary key."""
         return dict(self._tables.get(_name(msgtype), {}))
+
+    def of(self, msgtype: type[M]) -> Mapping[str, M]:
+        """A live read-only view of one message type's records, by flat primary key.
+
+        Typed by class: ``cache.of(OptionNbboQuote)`` is a ``Mapping[str, OptionNbboQuote]``
+        (records are filed under their own class's name, so every value is one).
+        """
+        table = self._tables.setdefault(msgtype.MSG_NAME, {})
+        return cast("Mapping[str, M]", MappingProxyType(table))
 
     def clear(self) -> None:
         self._tables.clear()

@@ -12,7 +12,15 @@ in the I/O-free :class:`~srmlink.stream.protocol.ClientProtocol`. What this modu
   frame, not even a heartbeat, within ``heartbeat_timeout``) or the frame stream is corrupt,
   then resuming every subscription from its last checkpoint's ``highwaterTs``; a
   :class:`~srmlink.stream.events.Reconnected` event marks the seam;
-- an optional :class:`~srmlink.stream.cache.LastValueCache` kept up to date from the stream.
+- an optional :class:`~srmlink.stream.cache.LastValueCache` kept up to date from the stream;
+- typed subscriptions: ``await stream.subscribe(OptionNbboQuote)`` returns an
+  :class:`~srmlink.stream.subscription.AsyncSubscription` whose records are
+  ``Record[OptionNbboQuote]``; ``query(OptionNbboQuote)`` returns ``list[OptionNbboQuote]``;
+- stripes: ``stripes=True`` (every code of :data:`srmlink.stripes.STRIPES`) or a list of
+  codes opens one connection per stripe, all feeding one event iterator and one cache; each
+  resumes from its own checkpoints after a reconnect;
+- uploads and raw requests: :meth:`AsyncMLinkStream.send` sends any message; the server
+  answers uploads with MLinkDataAck (a :class:`~srmlink.stream.events.DataAck` event).
 
 After ``reconnect_attempts`` failed attempts in a row the iterator raises
 :class:`~srmlink.errors.MLinkTransportError`; AuthError and MLinkStreamError are never retried.
@@ -22,93 +30,98 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import threading
+import itertools
 import warnings
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, overload
+from urllib.parse import urlsplit
 
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from attrs import evolve
 
 from ..auth import Credentials, protect_logs, redact
 from ..clauses import clause_text
 from ..codec import Encoding
 from ..drift import DriftItem
 from ..endpoints import ENDPOINTS
-from ..errors import (
-    AuthError,
-    FramingError,
-    MLinkStreamError,
-    MLinkTimeoutError,
-    MLinkTransportError,
-    SchemaDriftWarning,
-    SRMLinkError,
-)
+from ..errors import SchemaDriftWarning, SRMLinkError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
 from ..registry import Registry, default_registry
+from ..stripes import STRIPES
 from .cache import LastValueCache
-from .events import CheckPoint, Event, Reconnected, Record
-from .protocol import SIGNAL_READY, ClientProtocol, Flow, Subscription
+from .connection import Connection, Failure, gather_all
+from .events import Event
+from .protocol import SIGNAL_READY, ClientProtocol, Flow, RequestOptions, StreamRequest
+from .subscription import AsyncSubscription
 
-__all__ = ["ENDPOINTS", "AsyncMLinkStream", "MLinkStream"]
+__all__ = ["ENDPOINTS", "AsyncMLinkStream", "Scheme", "websocket_address"]
 
-log = logging.getLogger("srmlink.stream")
-# The websockets connection logs here: at DEBUG it prints every frame, and the frames we
-# send include MLinkLogon with the credentials, so outgoing payloads are not logged.
-_WIRE_LOG = logging.getLogger("srmlink.stream.websockets")
-
-
-class _HideSentPayloads(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if str(record.msg).startswith(">") and isinstance(args, tuple) and args:
-            frame = args[0]
-            data = getattr(frame, "data", None)
-            if isinstance(data, bytes | bytearray) and len(args) == 1:
-                opcode = getattr(frame, "opcode", None)
-                name = getattr(opcode, "name", "frame")
-                record.args = (f"{name} [{len(data)} bytes, payload not logged]",)
-        return True
+Scheme = Literal["ws", "wss"]
+M = TypeVar("M", bound=Message)
+_URL_SCHEMES: dict[str, Scheme] = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}
+KeyFilter = TickerKey | ExpiryKey | OptionKey
 
 
-_WIRE_LOG.addFilter(_HideSentPayloads())
-MessageType = str | type[Message]
-_T = TypeVar("_T")
+def websocket_address(
+    host: str | None, scheme: Scheme | None, endpoint: Literal["live", "delayed"]
+) -> tuple[str, Scheme]:
+    """``(HOST[:PORT], scheme)`` for ``host`` given as ``HOST[:PORT]`` or as a
+    ``ws(s)://`` / ``http(s)://`` URL (``http`` means ``ws``); the endpoint's host if None.
 
-
-class _Failure:
-    """Carries an exception from the reader task to the consumer, in order."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+    Raises:
+        ValueError: ``host`` is neither, or the URL has a path, query or credentials.
+    """
+    if host is None:
+        return ENDPOINTS[endpoint], scheme or "wss"
+    if "://" not in host:
+        if not host or any(ch in host for ch in "/?#@ ") or host != host.strip():
+            raise ValueError(f"host must be HOST[:PORT] or a ws(s)/http(s) URL, not {host!r}")
+        return host, scheme or "wss"
+    url = urlsplit(host)
+    url_scheme = _URL_SCHEMES.get(url.scheme.lower())
+    if url_scheme is None:
+        raise ValueError(f"host URL scheme must be ws, wss, http or https, not {url.scheme!r}")
+    if not url.hostname or url.username or url.password or url.query or url.fragment:
+        raise ValueError("host URL must be SCHEME://HOST[:PORT] (no credentials or query)")
+    if url.path not in ("", "/"):
+        raise ValueError(f"host URL must not have a path ({url.path!r}): the client adds it")
+    if scheme is not None and scheme != url_scheme:
+        raise ValueError(f"scheme={scheme!r} contradicts the host URL's {url.scheme!r}")
+    return url.netloc, url_scheme
 
 
 class AsyncMLinkStream:
     """An MLink WebSocket session: subscribe to message types, iterate typed events.
 
     >>> async with AsyncMLinkStream(api_key) as stream:
-    ...     await stream.subscribe(OptionNbboQuote, where="okey.tk:eq:AAPL")
-    ...     async for event in stream:
-    ...         if isinstance(event, Record): handle(event.message)
+    ...     quotes = await stream.subscribe(OptionNbboQuote, where="okey.tk:eq:AAPL")
+    ...     async for record in quotes:
+    ...         handle(record.message)  # an OptionNbboQuote
 
     Args:
-        api_key: the API key (``KEY`` or ``KEY.PASSWORD``), or None for ``SRMLINK_API_KEY``.
+        api_key: the API key (``KEY`` or ``KEY.PASSWORD``), or None for ``SRMLINK_API_KEY``
+            (not read when ``jwt`` is given).
+        jwt: a JSON Web Token: sent as ``Authorization: Bearer`` on the upgrade and as
+            ``MLinkLogon.jwtToken``; never logged or shown in a repr.
         endpoint: ``live`` or ``delayed`` (ignored when ``host`` is given).
-        host: ``HOST[:PORT]`` of an MLink server (a local ``srmlink serve`` for example).
-        scheme: ``wss`` (default) or ``ws``.
+        host: ``HOST[:PORT]`` of an MLink server (a local ``srmlink serve`` for example), or
+            a ``ws(s)://`` / ``http(s)://`` URL (``http`` meaning ``ws``).
+        scheme: ``wss`` (default) or ``ws``; a URL ``host`` says it itself.
         encoding: ``proto`` (default, the fastest), ``jsonf`` or ``json``.
         registry: the generated registry (default ``srmlink.messages.registry``).
+        flow: ``stream`` (2026) or ``query`` (2023); default: what the registry defines.
         cache: keep a :class:`LastValueCache` of every record received (``.cache``).
+        stripes: True for one connection per code of :data:`srmlink.stripes.STRIPES`, or
+            the stripe codes to open; each request then carries its connection's stripe.
         reconnect_attempts: connection attempts in a row before giving up (0: never reconnect).
         backoff / max_backoff: first and largest delay between attempts, seconds.
         heartbeat_timeout: seconds without any frame after which the server counts as stalled
             (schemas with MLinkHeartbeat; a dead connection also fails the transport's pings).
         open_timeout: seconds allowed for connecting and logging on.
+        close_timeout: seconds allowed for each step of closing (stopping the reader, the
+            close handshake); after that the socket is dropped.
         max_queue: events buffered ahead of the consumer before the client stops reading
             (and so the server slows down and coalesces).
         check_drift: on connect, compare the server's getmsgtypes (over REST, same host)
@@ -119,34 +132,50 @@ class AsyncMLinkStream:
         self,
         api_key: str | Credentials | None = None,
         *,
+        jwt: str | None = None,
         endpoint: Literal["live", "delayed"] = "live",
         host: str | None = None,
-        scheme: Literal["ws", "wss"] = "wss",
+        scheme: Scheme | None = None,
         encoding: Encoding = "proto",
         registry: Registry | None = None,
         flow: Flow | None = None,
         cache: bool = False,
+        stripes: bool | Sequence[str] = False,
         reconnect_attempts: int = 10,
         backoff: float = 0.25,
         max_backoff: float = 30.0,
         heartbeat_timeout: float | None = 35.0,
         open_timeout: float = 10.0,
+        close_timeout: float = 5.0,
         max_queue: int = 10_000,
         check_drift: bool = False,
     ) -> None:
         if encoding not in ("json", "jsonf", "proto"):
             raise ValueError(f"encoding must be json, jsonf or proto, not {encoding!r}")
+        if jwt is not None and (not jwt or any(ch.isspace() for ch in jwt)):
+            raise ValueError("a JWT must be non-empty and contain no whitespace")
+        codes = _stripe_codes(stripes)
         credentials = (
             api_key
             if isinstance(api_key, Credentials)
             else Credentials.from_token(api_key)
             if api_key
+            else None
+            if jwt is not None
             else Credentials.from_env()
         )
         self.registry = registry if registry is not None else default_registry()
         protect_logs()
-        self.url = f"{scheme}://{host or ENDPOINTS[endpoint]}/mlink/{encoding}"
-        self.protocol = ClientProtocol(self.registry, encoding, credentials, flow=flow)
+        address, url_scheme = websocket_address(host, scheme, endpoint)
+        self.url = f"{url_scheme}://{address}/mlink/{encoding}"
+        self._jwt = jwt
+        self._credentials = credentials
+        self._connections = [
+            Connection(
+                self, ClientProtocol(self.registry, encoding, credentials, flow=flow, jwt=jwt), code
+            )
+            for code in codes
+        ]
         self.cache: LastValueCache | None = LastValueCache() if cache else None
         self.reconnect_attempts = reconnect_attempts
         self.backoff = backoff
@@ -155,26 +184,43 @@ class AsyncMLinkStream:
         # the transport sends every 20 s, are then what detects a dead connection.
         self.heartbeat_timeout = heartbeat_timeout if "MLinkHeartbeat" in self.registry else None
         self.open_timeout = open_timeout
-        self._queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(max_queue)
-        self._ws: ClientConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._reconnecting: asyncio.Task[None] | None = None
-        self._getter: asyncio.Future[Event | _Failure] | None = None
-        self._logged_on: asyncio.Future[None] | None = None
-        self._closed = False
-        self._send_lock = asyncio.Lock()
+        self.close_timeout = close_timeout
+        self._queue: asyncio.Queue[Event | Failure] = asyncio.Queue(max_queue)
+        self._getter: asyncio.Future[Event | Failure] | None = None
+        self._ids = itertools.count(1)
+        self.closed = False
         self._check_drift = check_drift
-        self._rest = (host or ENDPOINTS[endpoint], "https" if scheme == "wss" else "http")
+        self._rest = (address, "https" if url_scheme == "wss" else "http")
 
     def __repr__(self) -> str:
-        return f"AsyncMLinkStream({self.url!r}, flow={self.protocol.flow!r})"
+        stripes = [c.stripe for c in self._connections if c.stripe is not None]
+        extra = f", stripes={stripes!r}" if stripes else ""
+        return f"AsyncMLinkStream({self.url!r}, flow={self.protocol.flow!r}{extra})"
 
-    def _secrets(self) -> tuple[str, ...]:
-        creds = self.protocol.credentials
-        return creds.secrets() if creds is not None else ()
+    @property
+    def protocol(self) -> ClientProtocol:
+        """The protocol state of the (first) connection."""
+        return self._connections[0].protocol
 
-    def _safe(self, exc: BaseException) -> str:
-        return redact(str(exc) or type(exc).__name__, self._secrets())
+    @property
+    def connections(self) -> int:
+        """How many WebSocket connections this stream runs (one per stripe)."""
+        return len(self._connections)
+
+    @property
+    def queue(self) -> asyncio.Queue[Event | Failure]:
+        """Where every connection puts its events, in order (internal)."""
+        return self._queue
+
+    def headers(self) -> dict[str, str]:
+        """The upgrade request's headers (internal: they carry the credentials)."""
+        token = self._jwt or (self._credentials.token if self._credentials else None)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def safe(self, exc: BaseException) -> str:
+        """``exc`` as text with every secret of this stream masked."""
+        secrets = self._credentials.secrets() if self._credentials is not None else ()
+        return redact(str(exc) or type(exc).__name__, (*secrets, *filter(None, [self._jwt])))
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -190,45 +236,21 @@ class AsyncMLinkStream:
     ) -> None:
         await self.close()
 
-    async def _open(self) -> None:
-        """One connection: upgrade, log on, resume subscriptions; raises on failure."""
-        headers = {}
-        if self.protocol.credentials is not None:
-            headers["Authorization"] = f"Bearer {self.protocol.credentials.token}"
-        try:
-            ws = await asyncio.wait_for(
-                connect(
-                    self.url,
-                    additional_headers=headers,
-                    max_size=None,
-                    open_timeout=self.open_timeout,
-                    logger=_WIRE_LOG,
-                ),
-                self.open_timeout,
-            )
-        except TimeoutError as exc:
-            raise MLinkTimeoutError(f"connecting to {self.url} timed out") from exc
-        except (OSError, websockets.exceptions.WebSocketException) as exc:
-            raise MLinkTransportError(f"cannot connect to {self.url}: {self._safe(exc)}") from exc
-        self._ws = ws
-        self._logged_on = asyncio.get_running_loop().create_future()
-        for frame in self.protocol.connection_made():
-            await self._send(frame)
-        if self.protocol.credentials is None:
-            self._logged_on.set_result(None)
-        self._reader = asyncio.get_running_loop().create_task(self._read(ws))
-        try:
-            await asyncio.wait_for(asyncio.shield(self._logged_on), self.open_timeout)
-        except TimeoutError as exc:
-            await ws.close()
-            raise MLinkTimeoutError(f"no logon answer from {self.url}") from exc
-
     async def connect(self) -> None:
-        """Connect and log on. Raises AuthError if the server refuses the credentials."""
-        self._closed = False
+        """Connect (every stripe at once) and log on.
+
+        Raises:
+            AuthError: the server refused the credentials.
+            MLinkTransportError / MLinkTimeoutError: no connection; nothing is left open.
+        """
+        self.closed = False
         if self._check_drift:
             await self.check_drift()
-        await self._open()
+        try:
+            await gather_all([c.open for c in self._connections])
+        except BaseException:
+            await self.close()  # a failed connect leaves no task or socket behind
+            raise
 
     async def check_drift(self) -> tuple[DriftItem, ...]:
         """Compare the server's message types (REST getmsgtypes on the same host) with the
@@ -239,7 +261,7 @@ class AsyncMLinkStream:
         host, scheme = self._rest
         try:
             async with AsyncMLinkClient(
-                self.protocol.credentials, host=host, scheme=scheme, registry=self.registry
+                self._credentials, host=host, scheme=scheme, registry=self.registry
             ) as client:
                 return await client.check_drift()
         except SRMLinkError as exc:
@@ -250,116 +272,61 @@ class AsyncMLinkStream:
             return ()
 
     async def close(self) -> None:
-        """Close the connection and stop; iteration ends."""
-        self._closed = True
+        """Close every connection and stop; iteration ends. Bounded: each task gets
+        ``close_timeout`` seconds to stop and the close handshake as long."""
+        self.closed = True
         if self._getter is not None:
             self._getter.cancel()
             self._getter = None
-        for task in (self._reconnecting, self._reader):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._ws is not None:
-            try:
-                # The close handshake is a courtesy: never let a wedged peer hold us here.
-                await asyncio.wait_for(self._ws.close(), self.open_timeout)
-            except (TimeoutError, websockets.exceptions.WebSocketException, OSError):
-                self._ws.transport.abort()
-
-    async def _send(self, frame: bytes) -> None:
-        ws = self._ws
-        if ws is None:
-            raise MLinkTransportError("not connected")
-        text = self.protocol.encoding == "json"
-        async with self._send_lock:
-            await ws.send(frame.decode() if text else frame)
-
-    # ---- reading ---------------------------------------------------------------------------
-
-    async def _read(self, ws: ClientConnection) -> None:
-        """Receive frames into the queue until the connection ends; then reconnect or fail."""
-        reason: str
-        try:
-            while True:
-                frame = await asyncio.wait_for(ws.recv(), self.heartbeat_timeout)
-                data = frame.encode() if isinstance(frame, str) else frame
-                for event in self.protocol.receive(data):
-                    if self.cache is not None:
-                        self.cache.apply(event)
-                    await self._queue.put(event)
-                if self.protocol.logged_on and self._logged_on and not self._logged_on.done():
-                    self._logged_on.set_result(None)
-        except asyncio.CancelledError:
-            raise
-        except (AuthError, MLinkStreamError) as exc:
-            self._fail(exc)
-            await ws.close()
-            return
-        except TimeoutError:
-            reason = f"no frame for {self.heartbeat_timeout} s (stalled server)"
-        except FramingError as exc:
-            reason = f"corrupt frame stream: {exc}"
-        except websockets.exceptions.ConnectionClosed as exc:
-            reason = f"connection closed: {self._safe(exc)}"
-        except OSError as exc:
-            reason = f"connection failed: {self._safe(exc)}"
-        await ws.close()
-        if self._closed:
-            return
-        log.warning("srmlink stream %s: %s", self.url, reason)
-        if self._logged_on is not None and not self._logged_on.done():
-            self._fail(MLinkTransportError(f"{self.url}: {reason}"))
-            return
-        # Held on self: the event loop keeps only a weak reference to a task.
-        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(reason))
-
-    def _fail(self, error: BaseException) -> None:
-        if self._logged_on is not None and not self._logged_on.done():
-            self._logged_on.set_exception(error)
-            self._logged_on.exception()  # retrieved here too: the consumer may never wait
-        self._queue.put_nowait(_Failure(error))
-
-    async def _reconnect(self, reason: str) -> None:
-        delay = self.backoff
-        for attempt in range(1, self.reconnect_attempts + 1):
-            await asyncio.sleep(delay)
-            if self._closed:
-                return
-            try:
-                await self._open()
-            except (AuthError, MLinkStreamError) as exc:
-                self._fail(exc)
-                return
-            except MLinkTransportError as exc:
-                log.info("srmlink stream reconnect %d failed: %s", attempt, self._safe(exc))
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            await self._queue.put(Reconnected(attempt, reason))
-            return
-        self._fail(
-            MLinkTransportError(
-                f"{self.url}: {reason}; gave up after {self.reconnect_attempts} reconnect attempts"
-            )
-        )
+        await asyncio.gather(*(c.close() for c in self._connections))
 
     # ---- requests --------------------------------------------------------------------------
 
+    @overload
     async def subscribe(
         self,
-        msgtype: MessageType,
+        msgtype: type[M],
         *,
         where: object | None = None,
         view: object | None = None,
         active_latency: int | None = SIGNAL_READY,
         live: bool = True,
         highwater_ts: int | None = None,
-        keys: Sequence[TickerKey | ExpiryKey | OptionKey] = (),
+        keys: Sequence[KeyFilter] = (),
         pkeys: Sequence[PrimaryKey | str] = (),
-    ) -> int:
-        """Start streaming a message type; returns the subscription's query id.
+        options: RequestOptions | None = None,
+    ) -> AsyncSubscription[M]: ...
+    @overload
+    async def subscribe(
+        self,
+        msgtype: str,
+        *,
+        where: object | None = None,
+        view: object | None = None,
+        active_latency: int | None = SIGNAL_READY,
+        live: bool = True,
+        highwater_ts: int | None = None,
+        keys: Sequence[KeyFilter] = (),
+        pkeys: Sequence[PrimaryKey | str] = (),
+        options: RequestOptions | None = None,
+    ) -> AsyncSubscription[Message]: ...
+    async def subscribe(
+        self,
+        msgtype: str | type[Message],
+        *,
+        where: object | None = None,
+        view: object | None = None,
+        active_latency: int | None = SIGNAL_READY,
+        live: bool = True,
+        highwater_ts: int | None = None,
+        keys: Sequence[KeyFilter] = (),
+        pkeys: Sequence[PrimaryKey | str] = (),
+        options: RequestOptions | None = None,
+    ) -> AsyncSubscription[Any]:
+        """Start streaming a message type; returns its typed :class:`AsyncSubscription`.
 
         Args:
+            msgtype: a generated class (records typed as it) or a message name.
             where / view: clauses (strings in the documented syntax, or srmlink.query
                 builders); checked against the schema before sending.
             active_latency: ``SIGNAL_READY`` (None, default): the server sends updates when
@@ -368,10 +335,14 @@ class AsyncMLinkStream:
             highwater_ts: only records changed after this time (ns since the epoch).
             keys: 2023 flow: ticker / expiry / option key filters.
             pkeys: 2026 flow: only these primary keys (sent as MLinkSubscribe).
+            options: the spec's other request fields (:class:`RequestOptions`).
+
+        Raises:
+            MLinkStreamError: a request field this schema's request message lacks.
         """
         cls = self.registry.by_name(msgtype) if isinstance(msgtype, str) else msgtype
-        sub = Subscription(
-            query_id=self.protocol.next_query_id(),
+        request = StreamRequest(
+            query_id=next(self._ids),
             msg_name=cls.MSG_NAME,
             where=None if where is None else clause_text(where, "where", cls),
             view=None if view is None else clause_text(view, "view", cls),
@@ -380,36 +351,73 @@ class AsyncMLinkStream:
             highwater_ts=highwater_ts,
             keys=tuple(keys),
             pkeys=tuple(str(k) for k in pkeys),
+            options=options or RequestOptions(),
         )
-        await self._send(self.protocol.subscribe(sub))
-        return sub.query_id
+        # Every frame is built (and so checked) before any is sent.
+        frames = [(c, c.protocol.subscribe(_striped(request, c.stripe))) for c in self._connections]
+        for connection, frame in frames:
+            await connection.send(frame)
+        return AsyncSubscription(self, request.query_id, cls, live)
 
     async def unsubscribe(self, query_id: int) -> None:
         """Stop a subscription (the 2023 flow cannot: it ends with the connection)."""
-        frame = self.protocol.unsubscribe(query_id)
-        if frame is not None:
-            await self._send(frame)
+        for connection in self._connections:
+            frame = connection.protocol.unsubscribe(query_id)
+            if frame is not None:
+                await connection.send(frame)
 
-    async def query(self, msgtype: MessageType, **kwargs: Any) -> list[Message]:
-        """The current records of a message type (a snapshot over the WebSocket).
+    @overload
+    async def query(
+        self,
+        msgtype: type[M],
+        *,
+        where: object | None = None,
+        view: object | None = None,
+        keys: Sequence[KeyFilter] = (),
+        pkeys: Sequence[PrimaryKey | str] = (),
+        options: RequestOptions | None = None,
+    ) -> list[M]: ...
+    @overload
+    async def query(
+        self,
+        msgtype: str,
+        *,
+        where: object | None = None,
+        view: object | None = None,
+        keys: Sequence[KeyFilter] = (),
+        pkeys: Sequence[PrimaryKey | str] = (),
+        options: RequestOptions | None = None,
+    ) -> list[Message]: ...
+    async def query(
+        self,
+        msgtype: str | type[Message],
+        *,
+        where: object | None = None,
+        view: object | None = None,
+        keys: Sequence[KeyFilter] = (),
+        pkeys: Sequence[PrimaryKey | str] = (),
+        options: RequestOptions | None = None,
+    ) -> list[Any]:
+        """The current records of a message type (a snapshot over the WebSocket), typed.
 
-        Keyword arguments as :meth:`subscribe` (``live`` is False). The snapshot is what the
-        server sends between the query's Begin and Complete checkpoints; events of other
+        Arguments as :meth:`subscribe`. The snapshot is what the server sends between the
+        query's Begin and Complete checkpoints (on every stripe); events of other
         subscriptions that arrive meanwhile are consumed here (the cache still sees them).
         """
-        query_id = await self.subscribe(msgtype, live=False, **kwargs)
-        records: list[Message] = []
-        inside = False
-        async for event in self:
-            if isinstance(event, CheckPoint) and event.query_id == query_id:
-                if event.state in ("Complete", "Terminated", "Error"):
-                    break
-                inside = inside or event.state == "Begin"
-            elif inside and isinstance(event, Record) and isinstance(event.message, Message):
-                records.append(event.message)
+        snapshot = await self.subscribe(
+            msgtype, where=where, view=view, live=False, keys=keys, pkeys=pkeys, options=options
+        )
+        records = [record.message async for record in snapshot]
         if self.protocol.flow == "stream":
-            await self.unsubscribe(query_id)
+            await snapshot.unsubscribe()
         return records
+
+    async def send(self, message: Message) -> None:
+        """Send any message as it is: a raw request, or a data message to upload (the server
+        stores it and answers with MLinkDataAck, a :class:`DataAck` event). A striped stream
+        sends it on its first connection."""
+        connection = self._connections[0]
+        await connection.send(connection.protocol.message_frame(message))
 
     # ---- iteration -------------------------------------------------------------------------
 
@@ -430,117 +438,40 @@ class AsyncMLinkStream:
             AuthError / MLinkStreamError / MLinkTransportError: the session failed.
         """
         if self._getter is None:
-            if self._closed and self._queue.empty():
+            if self.closed and self._queue.empty():
                 raise StopAsyncIteration
-            if (
-                self._queue.empty()
-                and self.protocol.paced
-                and self.protocol.logged_on
-                and self.protocol.outstanding_signal is None
-                and self._ws is not None
-            ):
+            if self._queue.empty():
                 # The consumer has drained everything it was given: ask for the next batch.
-                with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-                    await self._send(self.protocol.signal_ready())
+                for connection in self._connections:
+                    if connection.wants_signal:
+                        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                            await connection.send(connection.protocol.signal_ready())
             self._getter = asyncio.ensure_future(self._queue.get())
-        done, _ = await asyncio.wait({self._getter}, timeout=timeout)
+        getter = self._getter
+        done, _ = await asyncio.wait({getter}, timeout=timeout)
         if not done:
             raise TimeoutError(f"no MLink event within {timeout} s")
-        item = self._getter.result()
+        if getter.cancelled():  # close() ended the wait
+            raise StopAsyncIteration
+        item = getter.result()
         self._getter = None
-        if isinstance(item, _Failure):
-            self._closed = True
+        if isinstance(item, Failure):
+            self.closed = True
             raise item.error
         return item
 
 
-class MLinkStream:
-    """The synchronous twin of :class:`AsyncMLinkStream` (same arguments).
+def _stripe_codes(stripes: bool | Sequence[str]) -> list[str | None]:
+    """One entry per connection: its stripe code, or None for one unstriped connection."""
+    if stripes is False:
+        return [None]
+    codes = list(STRIPES if stripes is True else stripes)
+    if not codes or isinstance(stripes, str) or len(set(codes)) != len(codes):
+        raise ValueError("stripes must be True or a non-empty list of distinct stripe codes")
+    if not all(isinstance(code, str) and code.strip() == code and code for code in codes):
+        raise ValueError(f"stripe codes must be non-empty words, not {codes!r}")
+    return list(codes)
 
-    Runs the async client on an event loop in a background thread; iteration is still
-    consumer-paced (SignalReady goes out when you ask for the next event).
 
-    >>> with MLinkStream(api_key, host="127.0.0.1:8642", scheme="ws") as stream:
-    ...     stream.subscribe("OptionNbboQuote")
-    ...     for event in stream: ...
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="srmlink-stream", daemon=True
-        )
-        self._thread.start()
-
-        async def build() -> AsyncMLinkStream:
-            return AsyncMLinkStream(*args, **kwargs)
-
-        self._client = self._run(build)
-
-    def _run(self, factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-        # Timeouts are handled inside the loop (next_event): cancelling a call from this
-        # thread could drop an event that arrived at the same moment.
-        return asyncio.run_coroutine_threadsafe(factory(), self._loop).result()
-
-    @property
-    def cache(self) -> LastValueCache | None:
-        return self._client.cache
-
-    @property
-    def protocol(self) -> ClientProtocol:
-        return self._client.protocol
-
-    def __repr__(self) -> str:
-        return f"MLinkStream({self._client.url!r}, flow={self._client.protocol.flow!r})"
-
-    def connect(self) -> None:
-        """As :meth:`AsyncMLinkStream.connect`."""
-        self._run(self._client.connect)
-
-    def subscribe(self, msgtype: MessageType, **kwargs: Any) -> int:
-        """As :meth:`AsyncMLinkStream.subscribe`."""
-        return self._run(lambda: self._client.subscribe(msgtype, **kwargs))
-
-    def unsubscribe(self, query_id: int) -> None:
-        """As :meth:`AsyncMLinkStream.unsubscribe`."""
-        self._run(lambda: self._client.unsubscribe(query_id))
-
-    def query(self, msgtype: MessageType, **kwargs: Any) -> list[Message]:
-        """As :meth:`AsyncMLinkStream.query`."""
-        return self._run(lambda: self._client.query(msgtype, **kwargs))
-
-    def next_event(self, timeout: float | None = None) -> Event:
-        """The next event; TimeoutError after ``timeout`` seconds, StopIteration at the end."""
-        try:
-            return self._run(lambda: self._client.next_event(timeout))
-        except StopAsyncIteration:
-            raise StopIteration from None
-
-    def __iter__(self) -> Iterator[Event]:
-        return self
-
-    def __next__(self) -> Event:
-        return self.next_event()
-
-    def close(self) -> None:
-        """Close the connection and stop the background loop."""
-        if self._loop.is_closed():
-            return
-        if self._loop.is_running():
-            self._run(self._client.close)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_running():
-            self._loop.close()
-
-    def __enter__(self) -> Self:
-        self.connect()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+def _striped(request: StreamRequest, stripe: str | None) -> StreamRequest:
+    return request if stripe is None else evolve(request, stripe=stripe)

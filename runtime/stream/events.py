@@ -11,6 +11,7 @@ client resumed a dropped connection.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from attrs import frozen
 
@@ -21,6 +22,7 @@ from ..message import Message
 __all__ = [
     "BadMessage",
     "CheckPoint",
+    "DataAck",
     "Event",
     "Heartbeat",
     "Reconnected",
@@ -29,11 +31,19 @@ __all__ = [
 ]
 
 
-@frozen
-class Record:
-    """One data object (a live object replaces the previous one with its primary key)."""
+#: The message class a :class:`Record` carries (``Record[OptionNbboQuote]``).
+M_co = TypeVar("M_co", bound=Message | UnknownMessage, covariant=True)
 
-    message: Message | UnknownMessage
+
+@frozen
+class Record(Generic[M_co]):
+    """One data object (a live object replaces the previous one with its primary key).
+
+    A subscription's own records are ``Record[ItsClass]``; the stream at large yields
+    ``Record[Message | UnknownMessage]``.
+    """
+
+    message: M_co
     header: Header | None = None
 
 
@@ -69,6 +79,22 @@ class CheckPoint:
 
 
 @frozen
+class DataAck:
+    """The server's answer to an uploaded message (MLinkDataAck).
+
+    ``ok`` is False when the server did not store it (``result`` and ``detail`` say why);
+    ``msg_type`` is the uploaded message's number (0 if the server could not tell).
+    """
+
+    msg_type: int | None
+    ok: bool
+    result: str
+    detail: str | None
+    send_ts: int | None
+    message: Message
+
+
+@frozen
 class Heartbeat:
     """The server is alive (MLinkHeartbeat)."""
 
@@ -80,11 +106,13 @@ class Heartbeat:
 class Reconnected:
     """The connection dropped and was re-established; subscriptions resumed.
 
-    ``attempts`` is how many connection attempts it took; ``reason`` what broke the old one.
+    ``attempts`` is how many connection attempts it took; ``reason`` what broke the old one;
+    ``stripe`` which connection of a striped stream it was (None: the only one).
     """
 
     attempts: int
     reason: str
+    stripe: str | None = None
 
 
 @frozen
@@ -94,4 +122,12 @@ class BadMessage:
     error: DecodeError
 
 
-Event = Record | StreamAck | CheckPoint | Heartbeat | Reconnected | BadMessage
+Event = (
+    Record[Message | UnknownMessage]
+    | StreamAck
+    | CheckPoint
+    | DataAck
+    | Heartbeat
+    | Reconnected
+    | BadMessage
+)

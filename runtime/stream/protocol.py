@@ -30,9 +30,9 @@ from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message
 from ..records import has_field, make, wire_value
 from ..registry import Registry
-from .events import BadMessage, CheckPoint, Event, Heartbeat, Record, StreamAck
+from .events import BadMessage, CheckPoint, DataAck, Event, Heartbeat, Record, StreamAck
 
-__all__ = ["SIGNAL_READY", "ClientProtocol", "Flow", "Subscription"]
+__all__ = ["SIGNAL_READY", "ClientProtocol", "Flow", "RequestOptions", "StreamRequest"]
 
 Flow = Literal["stream", "query"]
 #: ``active_latency`` value meaning "send updates when the consumer signals it is ready".
@@ -46,7 +46,35 @@ _ACK_OK = frozenset({"ok"})
 
 
 @frozen
-class Subscription:
+class RequestOptions:
+    """The spec's less common request fields, sent as given (None: not sent).
+
+    A field the loaded schema's request message lacks raises :class:`MLinkStreamError` when
+    the request is built (2026 MLinkStream has no x-ray filters; MLinkSubscribe has none of
+    these), never silently dropped. In the 2023 flow ``schema_hash`` / ``local_msg_type`` /
+    ``local_msg_name`` go into the MsgTypes entry, as that schema defines them.
+
+    Attributes:
+        sys_environment / sys_realm: records with this pair in their route history are not
+            sent (no loops); SR enum names such as ``"Saturn"``.
+        accnt_filter / client_firm_filter / user_name_filter: x-ray filters, comma separated.
+        schema_hash: the client's schema hash of the message (binary encoding if it matches).
+        local_msg_type / local_msg_name: the number / name the server translates the
+            message's own to.
+    """
+
+    sys_environment: str | None = None
+    sys_realm: str | None = None
+    accnt_filter: str | None = None
+    client_firm_filter: str | None = None
+    user_name_filter: str | None = None
+    schema_hash: int | None = None
+    local_msg_type: int | None = None
+    local_msg_name: str | None = None
+
+
+@frozen
+class StreamRequest:
     """One stream request, as the client remembers it for resuming.
 
     Attributes:
@@ -58,6 +86,8 @@ class Subscription:
         highwater_ts: only records changed after this time (ns); advanced by checkpoints.
         keys: 2023 flow: ticker / expiry / option key filters.
         pkeys: 2026 flow: subscribe to these primary keys only (MLinkSubscribe).
+        stripe: the stripe this connection's copy of the request covers (stripeFilter).
+        options: the other request fields (:class:`RequestOptions`).
     """
 
     query_id: int
@@ -69,6 +99,8 @@ class Subscription:
     highwater_ts: int | None = None
     keys: tuple[TickerKey | ExpiryKey | OptionKey, ...] = ()
     pkeys: tuple[str, ...] = ()
+    stripe: str | None = None
+    options: RequestOptions = RequestOptions()
 
 
 def detect_flow(registry: Registry) -> Flow:
@@ -90,12 +122,14 @@ class ClientProtocol:
         credentials: Credentials | None,
         *,
         flow: Flow | None = None,
+        jwt: str | None = None,
     ) -> None:
         self.registry = registry
         self.encoding: Encoding = encoding
         self.credentials = credentials
+        self.jwt = jwt
         self.flow: Flow = flow or detect_flow(registry)
-        self.subscriptions: dict[int, Subscription] = {}
+        self.subscriptions: dict[int, StreamRequest] = {}
         self.logged_on = False
         self._ids = itertools.count(1)
         self._signals = itertools.count(1)
@@ -106,7 +140,24 @@ class ClientProtocol:
     # ---- requests --------------------------------------------------------------------------
 
     def _frame(self, name: str, **values: object) -> bytes:
-        return encode_message(make(self.registry, name, **values), self.encoding)
+        return self.message_frame(make(self.registry, name, **values))
+
+    def _checked_frame(self, name: str, options: dict[str, object], **values: object) -> bytes:
+        """As :meth:`_frame`, raising for an option (by wire name) ``name`` does not have."""
+        cls = self.registry.by_name(name)
+        for wire, value in options.items():
+            if value is not None and not has_field(cls, wire):
+                raise MLinkStreamError(f"{name} of this schema has no field {wire}")
+        return self._frame(name, **values, **options)
+
+    def message_frame(self, message: Message) -> bytes:
+        """Any message (a raw request, an upload) as one frame in this session's encoding."""
+        return encode_message(message, self.encoding)
+
+    @property
+    def authenticates(self) -> bool:
+        """Whether this session logs on (credentials or a JWT); else it starts logged on."""
+        return self.credentials is not None or self.jwt is not None
 
     def next_query_id(self) -> int:
         return next(self._ids)
@@ -116,31 +167,40 @@ class ClientProtocol:
         self._decoder = FrameDecoder(self.encoding, registry=self.registry)
         self.logged_on = False
         self.outstanding_signal = None
-        out = [self.logon()] if self.credentials is not None else []
+        out = [self.logon()] if self.authenticates else []
         out.extend(self.request(sub) for sub in self.subscriptions.values())
         return out
 
     def logon(self) -> bytes:
-        """An MLinkLogon carrying the credentials (never logged: see :mod:`srmlink.auth`)."""
-        assert self.credentials is not None
+        """An MLinkLogon carrying the credentials and/or the JWT (``jwtToken``); never
+        logged (see :mod:`srmlink.auth`)."""
         cls = self.registry.by_name("MLinkLogon")
-        key, _, password = self.credentials.token.partition(".")
-        if has_field(cls, "apiPassword"):
-            return self._frame("MLinkLogon", apiKey=key, apiPassword=password or None)
-        return self._frame("MLinkLogon", apiKey=self.credentials.token)
+        values: dict[str, object] = {"jwtToken": self.jwt}
+        if self.jwt is not None and not has_field(cls, "jwtToken"):
+            raise MLinkStreamError("MLinkLogon of this schema has no field jwtToken")
+        if self.credentials is not None:
+            key, _, password = self.credentials.token.partition(".")
+            if has_field(cls, "apiPassword"):
+                values.update(apiKey=key, apiPassword=password or None)
+            else:
+                values["apiKey"] = self.credentials.token
+        return self._frame("MLinkLogon", **values)
 
-    def subscribe(self, subscription: Subscription) -> bytes:
+    def subscribe(self, subscription: StreamRequest) -> bytes:
         """Remember ``subscription`` and return its request frame."""
+        frame = self.request(subscription)  # raises before anything is remembered
         self.subscriptions[subscription.query_id] = subscription
-        return self.request(subscription)
+        return frame
 
-    def request(self, sub: Subscription) -> bytes:
+    def request(self, sub: StreamRequest) -> bytes:
         """The request frame for ``sub`` as it stands (resuming from its highwater)."""
         if self.flow == "query":
             return self._query(sub)
+        opts = sub.options
         if sub.pkeys:
-            return self._frame(
+            return self._checked_frame(
                 "MLinkSubscribe",
+                {"stripeFilter": sub.stripe, **_session_options(opts), **_type_options(opts)},
                 subscribeID=sub.query_id,
                 activeLatency=_latency_2026(sub.active_latency),
                 Subscribe=[
@@ -149,8 +209,9 @@ class ClientProtocol:
                 ],
                 View=[{"msgName": sub.msg_name, "view": sub.view}] if sub.view else None,
             )
-        return self._frame(
+        return self._checked_frame(
             "MLinkStream",
+            {"stripeFilter": sub.stripe, **_session_options(opts), **_type_options(opts)},
             msgName=sub.msg_name,
             where=sub.where,
             view=sub.view,
@@ -160,36 +221,46 @@ class ClientProtocol:
             highwaterTs=sub.highwater_ts,
         )
 
-    def _query(self, sub: Subscription) -> bytes:
+    def _query(self, sub: StreamRequest) -> bytes:
         incremental = sub.highwater_ts is not None
         kind = ("Incr" if incremental else "Full") + ("Subscription" if sub.live else "Query")
         cls = self.registry.by_name(sub.msg_name)
+        query = self.registry.by_name("MLinkQuery")
+        # Repeater wire names differ between generator versions (TkeyFilters / TKeyFilters,
+        # MsgType / MsgTypes): use the spelling this schema's class carries.
         filters: dict[str, list[dict[str, object]]] = {
-            "TkeyFilters": [],
-            "EkeyFilters": [],
-            "OkeyFilters": [],
+            _wire_name(query, "TKeyFilters"): [],
+            _wire_name(query, "EKeyFilters"): [],
+            _wire_name(query, "OKeyFilters"): [],
         }
+        names = list(filters)
         for key in sub.keys:
             if isinstance(key, OptionKey):
-                filters["OkeyFilters"].append({"optionKey": key})
+                filters[names[2]].append({"optionKey": key})
             elif isinstance(key, ExpiryKey):
-                filters["EkeyFilters"].append({"expiryKey": key})
+                filters[names[1]].append({"expiryKey": key})
             else:
-                filters["TkeyFilters"].append({"tickerKey": key})
-        return self._frame(
+                filters[names[0]].append({"tickerKey": key})
+        msg_types = _wire_name(query, "MsgTypes", "MsgType")
+        entry = {
+            "msgType": cls.MSG_NUM,
+            "msgName": cls.MSG_NAME,
+            "view": sub.view,
+            "where": sub.where,
+            **_type_options(sub.options),
+        }
+        entry_cls = next(f.type for f in query.SPEC.fields if f.wire_name == msg_types)
+        for wire, value in _type_options(sub.options).items():
+            if value is not None and (entry_cls is None or not has_field(entry_cls, wire)):
+                raise MLinkStreamError(f"MLinkQuery.{msg_types} of this schema has no {wire}")
+        return self._checked_frame(
             "MLinkQuery",
+            {"stripeFilter": sub.stripe, **_session_options(sub.options)},
             queryLabel=_label(sub.query_id),
             queryType=kind,
             activeLatency=-1 if sub.active_latency is None else sub.active_latency,
             highwaterTs=sub.highwater_ts,
-            MsgType=[
-                {
-                    "msgType": cls.MSG_NUM,
-                    "msgName": cls.MSG_NAME,
-                    "view": sub.view,
-                    "where": sub.where,
-                }
-            ],
+            **{msg_types: [entry]},
             **{name: items or None for name, items in filters.items()},
         )
 
@@ -290,6 +361,16 @@ class ClientProtocol:
             return self._checkpoint(message)
         if name == "MLinkHeartbeat":
             return Heartbeat(wire_value(message, "timestamp"), message)
+        if name == "MLinkDataAck":
+            result = str(wire_value(message, "result") or "")
+            return DataAck(
+                wire_value(message, "msgType"),
+                result.lower() in _ACK_OK,
+                result,
+                wire_value(message, "detail"),
+                wire_value(message, "sendTs"),
+                message,
+            )
         return None
 
     def _admin(self, message: Message) -> bool:
@@ -345,6 +426,35 @@ class ClientProtocol:
         return CheckPoint(
             state, query_id, signal_id, highwater, wire_value(message, "detail"), message
         )
+
+
+def _session_options(options: RequestOptions) -> dict[str, object]:
+    """The request-level fields of ``options``, by wire name."""
+    return {
+        "sysEnvironment": options.sys_environment,
+        "sysRealm": options.sys_realm,
+        "accntFilter": options.accnt_filter,
+        "clientFirmFilter": options.client_firm_filter,
+        "userNameFilter": options.user_name_filter,
+    }
+
+
+def _type_options(options: RequestOptions) -> dict[str, object]:
+    """The per-message-type fields of ``options``, by wire name."""
+    return {
+        "schemaHash": options.schema_hash,
+        "localMsgType": options.local_msg_type,
+        "localMsgName": options.local_msg_name,
+    }
+
+
+def _wire_name(cls: type[Message], *candidates: str) -> str:
+    """The wire name ``cls`` spells one of ``candidates`` with (case-insensitive)."""
+    for candidate in candidates:
+        for spec in cls.SPEC.fields:
+            if spec.wire_name.lower() == candidate.lower():
+                return spec.wire_name
+    raise MLinkStreamError(f"{cls.MSG_NAME} of this schema has no field {candidates[0]}")
 
 
 def _latency_2026(active_latency: int | None) -> int:
