@@ -21,7 +21,14 @@ from ..framing import HEADER_SIZE, encode_frame, split_frames
 from ..message import Message
 from ..registry import Registry
 
-__all__ = ["UNENCODABLE", "Attempt", "join_reply", "posted_records", "unencodable"]
+__all__ = [
+    "UNENCODABLE",
+    "Attempt",
+    "encode_record",
+    "join_reply",
+    "posted_records",
+    "unencodable",
+]
 
 #: What encoding a record can raise: EncodeError as promised, and (until every codec path
 #: checks ranges itself) what orjson, protobuf and the framer raise for out-of-range values.
@@ -108,16 +115,20 @@ def unencodable(record: Message) -> str | None:
     return None
 
 
+def encode_record(record: Message, encoding: Encoding) -> bytes:
+    """One record of a reply. A framed JSON record whose type has no message number (a
+    schema whose control messages lack one) goes with mNum 0, which decoders resolve from
+    the JSON header; protobuf has no such fallback, so it raises as :func:`encode_message`."""
+    if encoding == "jsonf" and record.MSG_NUM is None:
+        return encode_frame("J", 0, encode_message(record, "json"))
+    return encode_message(record, encoding)
+
+
 def join_reply(parts: list[bytes], trailer: Message, encoding: Encoding) -> bytes:
-    """A reply body: encoded records, then the trailer (a QueryResult). A trailer with no
-    message number (a schema whose control messages lack one) is framed with mNum 0, which
-    decoders resolve from the JSON header or the protobuf ``_meta``."""
+    """A reply body: encoded records, then the trailer (a QueryResult). A protobuf trailer
+    with no message number is framed with mNum 0 (its ``_meta`` names it)."""
     if encoding == "json":
         return b"[" + b",".join([*parts, encode_message(trailer, "json")]) + b"]"
-    if trailer.MSG_NUM is not None:
-        return b"".join(parts) + encode_message(trailer, encoding)
-    if encoding == "jsonf":
-        last = encode_frame("J", 0, encode_message(trailer, "json"))
-    else:
-        last = encode_frame("P", 0, proto_encoder(type(trailer))(trailer))
-    return b"".join(parts) + last
+    if encoding == "proto" and trailer.MSG_NUM is None:
+        return b"".join(parts) + encode_frame("P", 0, proto_encoder(type(trailer))(trailer))
+    return b"".join(parts) + encode_record(trailer, encoding)

@@ -18,7 +18,7 @@ from typing import Any
 
 from attrs import define, field
 
-from ..codec import Encoding, encode_message
+from ..codec import Encoding
 from ..errors import QueryError, SRMLinkError, UnknownMessageError
 from ..message import FieldSpec, Message
 from ..query import (
@@ -36,7 +36,7 @@ from ..rest.commands import MAX_LIMIT
 from .aggregate import bucket_keys, parse_group, parse_measures, stats
 from .auth import KeyRing
 from .describe import layout_objects, msg_descs, schema_descs
-from .posting import UNENCODABLE, join_reply, posted_records, unencodable
+from .posting import UNENCODABLE, encode_record, join_reply, posted_records, unencodable
 from .store import LiveStore
 
 __all__ = ["ALIASES", "RestHandler", "has_key"]
@@ -226,7 +226,7 @@ class RestHandler:
         skipped: Counter[str] = Counter()
         for record in records:
             try:
-                parts.append(encode_message(record, call.encoding))
+                parts.append(encode_record(record, call.encoding))
             except UNENCODABLE as exc:
                 skipped[f"{record.MSG_NAME}: {exc}"] += 1
         notes = list(call.notes)
