@@ -65,7 +65,7 @@ def _items(
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise DecodeError(f"postmsgs: invalid JSON: {exc}", offset=exc.pos) from None
+            raise DecodeError(f"invalid JSON: {exc}", offset=exc.pos) from None
         for item in parsed if isinstance(parsed, list) else [parsed]:
             head = item.get("header") if isinstance(item, dict) else None
             name = head.get("mTyp") if isinstance(head, dict) else None

@@ -19,7 +19,7 @@ from typing import Any
 from attrs import define, field
 
 from ..codec import Encoding
-from ..errors import QueryError, SRMLinkError, UnknownMessageError
+from ..errors import DecodeError, FramingError, QueryError, SRMLinkError, UnknownMessageError
 from ..message import FieldSpec, Message
 from ..query import (
     apply_view,
@@ -430,8 +430,14 @@ class RestHandler:
     def _postmsgs(self, call: _Call) -> list[Message]:
         """One PostAck per post attempt; a record is stored only if it decodes and can be sent
         back in every encoding (so it can never poison a later query or stream)."""
+        try:
+            attempts = list(posted_records(call.body, call.encoding, self.registry))
+        except (DecodeError, FramingError) as exc:
+            raise _Refused(
+                "Error", f"postmsgs: the body cannot be split into records: {exc}"
+            ) from None
         acks = []
-        for attempt in posted_records(call.body, call.encoding, self.registry):
+        for attempt in attempts:
             if attempt.record is None:
                 acks.append(self._ack(attempt.mnum, attempt.failure, attempt.detail))
                 continue
@@ -444,7 +450,19 @@ class RestHandler:
         return acks
 
     def _ack(self, mnum: int | None, result: str, detail: str | None, **values: Any) -> Message:
-        return self.make("PostAck", msgType=mnum, result=result, detail=detail, **values)
+        return self.make(
+            "PostAck", msgType=mnum, result=self._ack_result(result), detail=detail, **values
+        )
+
+    def _ack_result(self, wanted: str) -> str:
+        """The loaded schema's spelling of a PostAckResult (2026 says ``OK``, 2023 ``Ok``;
+        2023-05 has no ParseError, so OtherError stands in)."""
+        enum = self.registry.by_name("PostAck").SPEC.field("result").type
+        names = {member.wire_name.lower(): member.wire_name for member in enum or ()}
+        for candidate in (wanted, "OtherError"):
+            if candidate.lower() in names:
+                return str(names[candidate.lower()])
+        return wanted
 
     def _getapikey(self, call: _Call) -> list[Message]:
         """A temporary API key (24 h) whose password is the ``secret`` parameter. On a server
