@@ -11,15 +11,16 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-from srmlink.codec import encode
+from srmlink.codec import decode, encode
 from srmlink.keys import OptionKey
-from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, PostAck, QueryResult, registry
 from srmlink.server import LocalServer
 from srmlink.server.app import is_loopback
 from srmlink.server.rest import RestHandler
@@ -27,7 +28,8 @@ from srmlink.server.safe_http import BAD_REQUEST_TEXT
 from srmlink.server.store import LiveStore
 from srmlink.testing import ServerProcess, start_server
 
-from .mlink_raw import envelopes, frames
+from .conftest import SNAPSHOTS
+from .mlink_raw import envelopes, frames, serve
 
 KEY = "hard-key-51ab"
 QUOTE = "OptionNbboQuote"
@@ -42,7 +44,7 @@ def quote_json(symbol: str, **members: object) -> bytes:
     return json.dumps({"header": {"mTyp": QUOTE}, "message": message}).encode()
 
 
-def framed(payload: bytes, kind: str = "J", mnum: int = 2785) -> bytes:
+def framed(payload: bytes, kind: str, mnum: int) -> bytes:
     return b"\r\n" + kind.encode() + b"%05d%06d" % (mnum, len(payload)) + payload
 
 
@@ -72,19 +74,36 @@ def count(srv: ServerProcess) -> int:
     return int(str(found["count"]))
 
 
-def assert_queries_work(srv: ServerProcess, expected: int) -> None:
+def assert_queries_work(srv: ServerProcess, expected: int, mnum: int) -> None:
     """getmsgs of every quote answers Ok with every record, in all three encodings."""
     for encoding in ("json", "jsonf"):
         items = envelopes(rest(srv, encoding, cmd="getmsgs", mt=QUOTE, l="10000"), encoding)
         assert items[-1][1]["result"] == "Ok" and len(items) - 1 == expected, items[-1]
     proto = frames(rest(srv, "proto", cmd="getmsgs", mt=QUOTE, l="10000"))
-    assert len(proto) - 1 == expected and proto[-1][1] != 2785
+    assert [number for _, number, _ in proto[:-1]] == [mnum] * expected
+
+
+@pytest.fixture(scope="module", params=SNAPSHOTS)
+def any_server(
+    request: pytest.FixtureRequest, staged: Callable[[Path], Path]
+) -> Iterator[tuple[str, ServerProcess]]:
+    srv = serve(staged, request.param, key=KEY)
+    try:
+        yield request.param, srv
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize("encoding", ["json", "jsonf"])
 def test_poison_posts_are_refused_per_record_and_never_stored(
-    server: ServerProcess, encoding: str
+    any_server: tuple[str, ServerProcess], encoding: str
 ) -> None:
+    snapshot, server = any_server
+    types = envelopes(rest(server, "json", cmd="getmsgtypes"), "json")[:-1]
+    mnum = next(int(str(m["mNum"])) for _, m in types if m["name"] == QUOTE)
+    # Each schema's own PostAckResult names: 2026 spells OK; 2023-05 has no ParseError.
+    ok = "OK" if snapshot == "2026-07" else "Ok"
+    bad = "OtherError" if snapshot == "2023-05" else "ParseError"
     before = count(server)
     items = [
         quote_json(f"OK1{encoding.upper()}"),
@@ -96,20 +115,15 @@ def test_poison_posts_are_refused_per_record_and_never_stored(
         items.insert(2, quote_json("L" * 1_000_100))
         body = b"[" + b",".join(items) + b"]"
     else:
-        body = b"".join(framed(item) for item in items)
+        body = b"".join(framed(item, "J", mnum) for item in items)
     acks = envelopes(rest(server, encoding, body, cmd="postmsgs"), encoding)
-    results = [(name, str(m["result"])) for name, m in acks[:-1]]
-    expected = (
-        ["OK", "ParseError", "ParseError", "OK"]  # 2026 spells it OK
-        if encoding == "json"
-        else ["OK", "ParseError", "OK"]
-    )
-    assert results == [("PostAck", r) for r in expected]
-    failed = [m for _, m in acks[:-1] if m["result"] != "OK"]
+    expected = [ok, bad, bad, ok] if encoding == "json" else [ok, bad, ok]
+    assert [(name, m["result"]) for name, m in acks[:-1]] == [("PostAck", r) for r in expected]
+    failed = [m for _, m in acks[:-1] if m["result"] != ok]
     assert all(m.get("detail") for m in failed) and all("pkey" not in m for m in failed)
     assert acks[-1][1]["result"] == "Ok"
     assert count(server) == before + 2
-    assert_queries_work(server, before + 2)
+    assert_queries_work(server, before + 2, mnum)
 
 
 def test_an_unknown_mnum_in_a_proto_body_gets_its_own_failed_ack(server: ServerProcess) -> None:
@@ -127,13 +141,11 @@ def test_an_unknown_mnum_in_a_proto_body_gets_its_own_failed_ack(server: ServerP
         + framed(b"\x08\x01", "P", 9999)
         + framed(second[2], "P", second[1])
     )
-    acks = envelopes(rest(server, "json", cmd="getcount", mt=QUOTE), "json")  # warm-up, json view
-    assert acks[-1][1]["result"] == "Ok"
-    reply = frames(rest(server, "proto", body, cmd="postmsgs"))
-    assert len(reply) == 4  # three PostAcks, then the QueryResult
-    jsonf = envelopes(rest(server, "jsonf", body, cmd="postmsgs"), "jsonf")
-    assert [str(m["result"]) for _, m in jsonf[:-1]] == ["OK", "InvldMsgType", "OK"]
-    assert jsonf[1][1]["msgType"] == 9999 and "9999" in str(jsonf[1][1]["detail"])
+    *acks, result = decode(rest(server, "proto", body, cmd="postmsgs"), "proto")
+    assert isinstance(result, QueryResult) and str(result.result) == "Ok"
+    assert all(isinstance(ack, PostAck) for ack in acks)
+    assert [str(ack.result) for ack in acks] == ["OK", "InvldMsgType", "OK"]  # type: ignore[union-attr]
+    assert acks[1].msg_type == 9999 and "9999" in str(acks[1].detail)  # type: ignore[union-attr]
     assert count(server) == before + 2
 
 
