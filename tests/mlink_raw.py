@@ -6,11 +6,12 @@ judge the server: json and jsonf bodies are parsed with the standard library onl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,15 @@ def serve(
         env["PYTHONPATH"] = str(staged(snapshot_dir(snapshot)))
         args["launcher"] = [sys.executable, "-c", LAUNCH]
     return start_server(**args)
+
+
+@contextlib.contextmanager
+def serving(
+    staged: Callable[[Path], Path], snapshot: str, *, key: str
+) -> Iterator[tuple[str, ServerProcess]]:
+    """(snapshot, server) of :func:`serve`, stopped on exit."""
+    srv = serve(staged, snapshot, key=key)
+    try:
+        yield snapshot, srv
+    finally:
+        srv.stop()

@@ -22,7 +22,7 @@ from srmlink.server.rest import RestHandler
 from srmlink.server.store import LiveStore
 from srmlink.testing import ServerProcess
 
-from .mlink_raw import JWT_SECRET, envelopes, serve
+from .mlink_raw import JWT_SECRET, envelopes, serving
 
 KEY = "auth-key-7d1e"
 PASSWORD = "auth-pw-93c0"
@@ -128,11 +128,8 @@ def test_logon_returns_a_session_key_usable_as_an_api_key(handler: RestHandler) 
 def server(
     request: pytest.FixtureRequest, staged: Callable[[Path], Path]
 ) -> Iterator[tuple[str, ServerProcess]]:
-    srv = serve(staged, request.param, key=f"{KEY}.{PASSWORD}")
-    try:
-        yield request.param, srv
-    finally:
-        srv.stop()
+    with serving(staged, request.param, key=f"{KEY}.{PASSWORD}") as served:
+        yield served
 
 
 def test_rest_takes_a_bearer_jwt_and_refuses_an_expired_one(

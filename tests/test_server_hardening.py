@@ -29,7 +29,7 @@ from srmlink.server.store import LiveStore
 from srmlink.testing import ServerProcess, start_server
 
 from .conftest import SNAPSHOTS
-from .mlink_raw import envelopes, frames, serve
+from .mlink_raw import envelopes, frames, serving
 
 KEY = "hard-key-51ab"
 QUOTE = "OptionNbboQuote"
@@ -87,11 +87,8 @@ def assert_queries_work(srv: ServerProcess, expected: int, mnum: int) -> None:
 def any_server(
     request: pytest.FixtureRequest, staged: Callable[[Path], Path]
 ) -> Iterator[tuple[str, ServerProcess]]:
-    srv = serve(staged, request.param, key=KEY)
-    try:
-        yield request.param, srv
-    finally:
-        srv.stop()
+    with serving(staged, request.param, key=KEY) as served:
+        yield served
 
 
 @pytest.mark.parametrize("encoding", ["json", "jsonf"])

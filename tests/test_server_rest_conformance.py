@@ -16,7 +16,7 @@ from srmlink.server.auth import make_jwt
 from srmlink.testing import ServerProcess
 
 from .conftest import SNAPSHOTS
-from .mlink_raw import JWT_SECRET, envelopes, frames, serve
+from .mlink_raw import JWT_SECRET, envelopes, frames, serving
 
 KEY = "conf-key"
 PASSWORD = "conf-pw"
@@ -28,11 +28,8 @@ QUOTE = "OptionNbboQuote"
 def server(
     request: pytest.FixtureRequest, staged: Callable[[Path], Path]
 ) -> Iterator[tuple[str, ServerProcess]]:
-    srv = serve(staged, request.param, key=TOKEN)
-    try:
-        yield request.param, srv
-    finally:
-        srv.stop()
+    with serving(staged, request.param, key=TOKEN) as served:
+        yield served
 
 
 def get(srv: ServerProcess, path: str, **params: str) -> httpx.Response:
