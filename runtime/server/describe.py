@@ -26,7 +26,7 @@ from ..message import FieldSpec, Message
 from ..records import has_field
 from ..registry import Registry
 
-__all__ = ["field_rows", "layout_objects", "msg_descs", "schema_descs"]
+__all__ = ["description", "field_rows", "layout_objects", "msg_descs", "schema_descs"]
 
 Make = Callable[..., Message]
 _KEY_TYPES = ("TickerKey", "ExpiryKey", "OptionKey")
@@ -72,22 +72,33 @@ def field_rows(cls: type[Message]) -> Iterator[tuple[FieldSpec, bool, FieldSpec 
             yield spec, False, None
 
 
+def description(cls: type[Message]) -> str | None:
+    """The schema's description of a message type (its class docstring's first paragraph;
+    None where the schema gives none)."""
+    first = (cls.__doc__ or "").split("\n\n", 1)[0]
+    text = " ".join(first.split())
+    return None if not text or text.startswith("(The schema gives no description") else text
+
+
 def _key_types(cls: type[Message]) -> set[str]:
     return {spec.sr_type for spec, _, _ in field_rows(cls)}
 
 
 def msg_descs(registry: Registry, make: Make, encoding: Encoding) -> list[Message]:
-    """One MsgDesc per message type with a number (name, mNum, token, hasTKey/EKey/OKey)."""
+    """One MsgDesc per message type with a number (name, mNum, token, hasTKey/EKey/OKey,
+    the schema's description). No published source carries a schemaHash, so none is sent."""
     desc = registry.by_name("MsgDesc")
     token_member = next((w for w in ("mToken", "mCat") if has_field(desc, w)), None)
     out = []
     for entry in registry.entries():
         if entry.number is None:
             continue
-        has = _key_types(registry.by_name(entry.name)) if entry.defined else set()
+        cls = registry.by_name(entry.name) if entry.defined else None
+        has = _key_types(cls) if cls is not None else set()
         values: dict[str, Any] = {
             "name": entry.name,
             "mNum": entry.number,
+            "desc": description(cls) if cls is not None else None,
             "hasTKey": "Yes" if "TickerKey" in has else "No",
             "hasEKey": "Yes" if "ExpiryKey" in has else "No",
             "hasOKey": "Yes" if "OptionKey" in has else "No",
