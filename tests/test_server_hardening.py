@@ -328,3 +328,19 @@ def test_faults_off_loopback_warn_loudly() -> None:
         check=False,
     )
     assert "WARNING: --faults on 192.0.2.1, which is not loopback" in proc.stderr
+
+
+def test_a_failing_command_is_an_error_reply_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
+    handler = RestHandler(LiveStore(), registry)
+
+    def broken(call: object) -> list[object]:
+        raise TypeError(f"a bug holding {SECRET}")
+
+    handler._commands["getcount"] = broken  # type: ignore[assignment]
+    handler.keys.protect()
+    with caplog.at_level(logging.DEBUG):
+        body = handler.handle("json", {"cmd": "getcount", "mt": QUOTE}, b"")
+    result = envelopes(body, "json")[-1][1]
+    assert result["result"] == "Error" and result["detail"] == "internal error (TypeError)"
+    assert any("getcount" in t for t in _texts(caplog))
+    assert not [t for t in _texts(caplog) if SECRET in t]

@@ -9,6 +9,7 @@ the commands are testable without a socket. The where / view / order grammar is 
 from __future__ import annotations
 
 import hashlib
+import logging
 import statistics
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ from .store import LiveStore
 
 __all__ = ["ALIASES", "RestHandler", "has_key"]
 
+log = logging.getLogger("srmlink.server")
 # Short parameter names MLink accepts (and it matches names case-insensitively).
 ALIASES = {
     "c": "cmd",
@@ -214,6 +216,10 @@ class RestHandler:
             records, result, detail = [], exc.result, exc.detail
         except (QueryError, SRMLinkError, ValueError) as exc:
             records, result, detail = [], "Error", str(exc)
+        except Exception as exc:
+            # The server's boundary: a bug is an Error reply (and a log line), never a 500.
+            log.exception("REST command %r failed", call.params.get("cmd", ""))
+            records, result, detail = [], "Error", f"internal error ({type(exc).__name__})"
         return self._reply(call, records, result, detail, started)
 
     def _reply(
