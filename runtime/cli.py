@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         from .server import LocalServer
+        from .server.app import is_loopback
     except ImportError as exc:
         print(f"srmlink serve needs the server extra: pip install 'srmlink[server]' ({exc})")
         return 2
@@ -63,14 +65,25 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         api_key=args.api_key,
+        jwt_secret=args.jwt_secret or os.environ.get("SRMLINK_JWT_SECRET") or None,
         demo=args.demo,
         tick=args.tick,
         heartbeat=args.heartbeat,
         faults=args.faults,
     )
 
+    if args.faults and not is_loopback(args.host):
+        print(
+            f"WARNING: --faults on {args.host}, which is not loopback: anyone who can reach it "
+            "(with the API key) can drop, stall or corrupt every stream. Use it on 127.0.0.1.",
+            file=sys.stderr,
+            flush=True,
+        )
+
     def ready(srv: LocalServer) -> None:
         auth = "API key required" if args.api_key else "any API key accepted"
+        if srv.handler.keys.jwt_enabled:
+            auth += ", JWTs accepted"
         ws_url = srv.url.replace("http://", "ws://", 1)
         print(
             f"srmlink serve: REST on {srv.url}/rest/{{json,jsonf,proto}}, "
@@ -104,7 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run a local MLink-compatible server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=8642, help="port (0 picks a free one)")
-    serve.add_argument("--api-key", help="require this API key (default: accept any)")
+    serve.add_argument(
+        "--api-key", help="require this API key, KEY or KEY.PASSWORD (default: accept any)"
+    )
+    serve.add_argument(
+        "--jwt-secret",
+        help="accept HS256 JWTs signed with this secret (default: $SRMLINK_JWT_SECRET; "
+        "the variable keeps it out of the process list)",
+    )
     serve.add_argument(
         "--demo",
         action=argparse.BooleanOptionalAction,

@@ -80,7 +80,10 @@ class ServerProcess:
         """Inject a fault (server started with ``--faults``); returns connections affected."""
         import httpx  # noqa: PLC0415
 
-        response = httpx.post(f"{self.url}/srmlink/fault/{kind}", params=params, timeout=10)
+        auth = {"apikey": self.api_key} if self.api_key else {}
+        response = httpx.post(
+            f"{self.url}/srmlink/fault/{kind}", params={**auth, **params}, timeout=10
+        )
         response.raise_for_status()
         return int(response.json()["connections"])
 

@@ -21,7 +21,8 @@ SECRETS = (KEY, PASSWORD, WRONG)
 
 
 def test_the_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
-    server = start_server(api_key=KEY, extra=["--tick", "0.05"])
+    # The server knows the key with its password: MLink refuses a password the key has not.
+    server = start_server(api_key=f"{KEY}.{PASSWORD}", extra=["--tick", "0.05"])
     texts: list[str] = []
 
     async def session() -> None:

@@ -5,17 +5,26 @@
 :class:`LiveStore`. Requests are logged with credentials redacted (aiohttp's own access log,
 which prints raw URLs, is off).
 
+Paths are matched case-insensitively (``/rest/JSON`` and ``/REST/Jsonf`` work, as on the
+real service). REST requests authenticate with ``apikey=`` (a key, key + password or session
+key) or ``Authorization: Bearer`` (a JWT or a key); the WebSocket upgrade with a bearer token
+or an MLinkLogon message. No credential reaches a log line or a 400 body (:mod:`.auth`,
+:mod:`.safe_http`).
+
 With ``faults=True`` (``srmlink serve --faults``) the server also takes
-``POST /srmlink/fault/{drop,stall,garbage}``, to test how an application copes: every open
-WebSocket is cut without a close handshake, stops sending (``?seconds=N``, default for
-good), or receives bytes that are not a frame.
+``POST /srmlink/fault/{drop,stall,garbage}`` (authenticated like REST), to test how an
+application copes: every open WebSocket is cut without a close handshake, stops sending
+(``?seconds=N``, a finite number >= 0; default for good), or receives bytes that are not a
+frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
@@ -27,6 +36,7 @@ from ..message import Message
 from ..registry import Registry
 from .demo import seed, tick_forever
 from .rest import RestHandler
+from .safe_http import SafeAppRunner
 from .session import StreamSession
 from .store import LiveStore
 
@@ -41,8 +51,37 @@ _CONTENT_TYPES = {
 _FAULTS = ("drop", "stall", "garbage")
 
 
+def _bearer(request: web.Request) -> str:
+    """The token of an ``Authorization: Bearer`` header ("" when there is none)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _stall_seconds(text: str | None) -> float | None:
+    """The ``seconds`` of a stall fault: None (for good) or a finite number >= 0."""
+    if text is None or text == "":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"seconds must be a number, not {text[:40]!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise web.HTTPBadRequest(text=f"seconds must be finite and >= 0, not {text[:40]!r}")
+    return seconds
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only listens on this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _encoding(request: web.Request) -> Encoding:
-    encoding = request.match_info["encoding"]
+    encoding = request.match_info["encoding"].lower()
     if encoding not in _CONTENT_TYPES:
         raise web.HTTPNotFound(text=f"unknown encoding {encoding!r}")
     return encoding  # type: ignore[return-value]
@@ -157,7 +196,7 @@ def create_app(
         encoding = _encoding(request)
         body = await request.read() if request.method == "POST" else b""
         # The handler is pure and fast; run it inline (one event loop, no shared-state locks).
-        data = handler.handle(encoding, dict(request.query), body)
+        data = handler.handle(encoding, dict(request.query), body, bearer=_bearer(request))
         log.info("%s %s -> %d bytes", request.method, redact(str(request.rel_url)), len(data))
         return web.Response(body=data, content_type=_CONTENT_TYPES[encoding])
 
@@ -165,8 +204,7 @@ def create_app(
         encoding = _encoding(request)
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        authorised = handler.api_key is None or handler.authorised_key(bearer)
+        authorised = handler.authorised(_bearer(request))
         session = StreamSession(handler, encoding, authorised=authorised)
         connection = _Connection(ws, session, heartbeat, request.transport)
         connections.add(connection)
@@ -183,24 +221,35 @@ def create_app(
 
     async def fault(request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
+        key = next((v for k, v in request.query.items() if k.lower() == "apikey"), "")
+        if not (handler.authorised(_bearer(request)) or handler.authorised_key(key)):
+            raise web.HTTPUnauthorized(text="fault injection needs the server's API key or a JWT")
         if kind not in _FAULTS:
             raise web.HTTPNotFound(text=f"unknown fault {kind!r}; one of {', '.join(_FAULTS)}")
+        seconds = _stall_seconds(request.query.get("seconds")) if kind == "stall" else None
         targets = list(connections)
         for connection in targets:
             if kind == "drop":
                 if connection.transport is not None:
                     connection.transport.abort()
             elif kind == "stall":
-                seconds = request.query.get("seconds")
-                connection.stall(float(seconds) if seconds else None)
+                connection.stall(seconds)
             else:
                 await connection.ws.send_bytes(b"\r\nJ0x!?garbage-not-a-frame")
         log.warning("fault injected: %s on %d connection(s)", kind, len(targets))
         return web.json_response({"fault": kind, "connections": len(targets)})
 
+    async def route(request: web.Request) -> web.StreamResponse:
+        # MLink's paths are case-insensitive (SpiderRock's samples write /rest/JSON).
+        section = request.match_info["section"].lower()
+        if section == "rest":
+            return await rest(request)
+        if section == "mlink" and request.method == "GET":
+            return await stream(request)
+        raise web.HTTPNotFound(text=f"no such endpoint: /{section[:40]}/...; use /rest or /mlink")
+
     app = web.Application()
-    app.router.add_route("*", "/rest/{encoding}", rest)
-    app.router.add_get("/mlink/{encoding}", stream)
+    app.router.add_route("*", "/{section}/{encoding}", route)
     if faults:
         app.router.add_post("/srmlink/fault/{kind}", fault)
     return app
@@ -211,7 +260,9 @@ class LocalServer:
 
     Args:
         registry: the generated registry whose message types it serves.
-        api_key: when given, only this key is accepted (others get AuthError).
+        api_key: when given, only this key (``KEY`` or ``KEY.PASSWORD``) and keys the server
+            issues are accepted (others get AuthError).
+        jwt_secret: accept HS256 JWTs signed with this secret (REST bearer, WebSocket).
         demo: seed demo option chains and keep their quotes ticking every ``tick`` seconds.
         heartbeat: seconds between MLinkHeartbeat messages on each WebSocket.
         faults: enable the fault-injection endpoints.
@@ -224,12 +275,13 @@ class LocalServer:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
+        jwt_secret: str | None = None,
         demo: bool = True,
         tick: float = 0.2,
         heartbeat: float = 10.0,
         faults: bool = False,
     ) -> None:
-        self.handler = RestHandler(LiveStore(), registry, api_key)
+        self.handler = RestHandler(LiveStore(), registry, api_key, jwt_secret=jwt_secret)
         self.host = host
         self.port = port
         self.demo = demo
@@ -249,7 +301,14 @@ class LocalServer:
     async def start(self) -> None:
         """Bind and start serving (and ticking demo quotes)."""
         app = create_app(self.handler, heartbeat=self.heartbeat, faults=self.faults)
-        self._runner = web.AppRunner(app, access_log=None)
+        self.handler.keys.protect()
+        if self.faults and not is_loopback(self.host):
+            log.warning(
+                "fault injection is ON and the server listens on %s, not loopback: anyone "
+                "with the API key on that network can drop, stall or corrupt every stream",
+                self.host,
+            )
+        self._runner = SafeAppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -127,15 +127,22 @@ class StreamSession:
         return []
 
     def _logon(self, message: Message) -> list[Message]:
+        """Check an MLinkLogon: a JWT (``jwtToken``), or an API key with its password
+        (``apiPassword`` in 2023, ``password`` in 2026), with the REST handler's checks."""
+        jwt = wire_value(message, "jwtToken") or ""
         key = wire_value(message, "apiKey") or ""
-        password = wire_value(message, "apiPassword")
+        password = wire_value(message, "apiPassword") or wire_value(message, "password")
         token = f"{key}.{password}" if password else key
-        if self.handler.authorised_key(token):
+        if (
+            self.handler.keys.open
+            or (jwt and self.handler.authorised_jwt(jwt))
+            or (key and self.handler.authorised_key(token))
+        ):
             self.authorised = True
             return [self._admin("LoggedOn")]
         self.authorised = False
         self.closing = True
-        return [self._admin("LogonFailed", "AuthError: invalid api key")]
+        return [self._admin("LogonFailed", "AuthError: invalid api key or JWT")]
 
     # ---- requests --------------------------------------------------------------------------
 
