@@ -1,10 +1,14 @@
-"""``srmlink schema diff | lock | check``: what changed in the schema, and does it break us.
+"""``srmlink schema fetch | diff | lock | check``: get the schema, what changed, does it break us.
+
+- ``fetch --out DIR``: getmsgtypes, getschema of every message type and getlayout from a live
+  server, written where the generator reads them (see :mod:`srmlink.codegen.fetch`).
 
 - ``diff OLD NEW``: the changelog between two schema directories (either may be a
   ``schema.lock`` file instead, which reports less: see :mod:`srmlink.codegen.lock`).
 - ``lock``: write ``schema.lock`` for the configured schema.
 - ``check``: compare the configured schema with ``schema.lock``; exit 1 and print the
-  changelog if they differ.
+  changelog if they differ. ``check --live`` fetches the server's schema into a temporary
+  folder first and compares that.
 
 The configured schema is found as ``srmlink generate`` finds it (``--schema``,
 ``$SRMLINK_SCHEMA``, ``proto_files/``, ``../shared/spiderrock-schema/2026-07``).
@@ -13,9 +17,12 @@ The configured schema is found as ``srmlink generate`` finds it (``--schema``,
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
+from ..errors import SRMLinkError
 from . import GENERATOR_VERSION
 from .diff import SchemaDiff, diff_schemas
 from .errors import SchemaError
@@ -32,9 +39,18 @@ _SCHEMA_HELP = (
 
 
 def add_schema_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``schema diff``, ``schema lock`` and ``schema check`` under ``subparsers``."""
-    schema = subparsers.add_parser("schema", help="schema changelogs and the schema.lock check")
+    """Register ``schema fetch | diff | lock | check`` under ``subparsers``."""
+    schema = subparsers.add_parser(
+        "schema", help="fetch the schema, changelogs and the schema.lock check"
+    )
     commands = schema.add_subparsers(dest="schema_command", required=True)
+
+    fetch = commands.add_parser(
+        "fetch", help="fetch getmsgtypes / getschema / getlayout from a server into DIR"
+    )
+    fetch.add_argument("--out", metavar="DIR", type=Path, required=True, help="schema folder")
+    _server_options(fetch)
+    fetch.set_defaults(handler=_fetch)
 
     diff = commands.add_parser("diff", help="the changelog from OLD to NEW")
     diff.add_argument("old", type=Path, help="schema directory or schema.lock file")
@@ -53,7 +69,76 @@ def add_schema_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     )
     check.add_argument("--schema", metavar="DIR", help=_SCHEMA_HELP)
     check.add_argument("--lock", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK))
+    check.add_argument(
+        "--live", action="store_true", help="fetch the server's schema and check that instead"
+    )
+    _server_options(check)
     check.set_defaults(handler=_check)
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", metavar="H", help="HOST[:PORT] or URL (default: $SRMLINK_HOST, else --endpoint)"
+    )
+    parser.add_argument("--endpoint", choices=("live", "delayed"), default="live")
+    parser.add_argument(
+        "--api-key", metavar="K", help="KEY or KEY.PASSWORD (default: $SRMLINK_API_KEY)"
+    )
+    parser.add_argument(
+        "--concurrency", metavar="N", type=int, default=8, help="getschema calls at once"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: when stderr is a terminal)",
+    )
+
+
+def _fetch_into(out: Path, args: argparse.Namespace) -> None:
+    """Run a fetch as the command line asked (progress on stderr where wanted)."""
+    from ..auth import Credentials  # noqa: PLC0415
+    from ..cli_output import ProgressDisplay  # noqa: PLC0415
+    from .fetch import fetch_schema  # noqa: PLC0415
+
+    credentials = Credentials.from_token(args.api_key) if args.api_key else Credentials.from_env()
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    with ProgressDisplay(show, "getschema", None) as display:
+
+        def progress(done: int, total: int) -> None:
+            display.advance()
+
+        result = asyncio.run(
+            fetch_schema(
+                out,
+                host=args.host,
+                endpoint=args.endpoint,
+                credentials=credentials,
+                concurrency=args.concurrency,
+                progress=progress,
+            )
+        )
+    layout = "getlayout" if result.layout else "no getlayout (not served)"
+    print(
+        f"fetched {len(result.message_types)} message types into {out} "
+        f"(getmsgtypes, getschema, {layout})",
+        file=sys.stderr,
+    )
+    if result.undescribed:
+        print(
+            f"{len(result.undescribed)} listed message type(s) without a schema (kept by name "
+            f"and number): {', '.join(sorted(result.undescribed))}",
+            file=sys.stderr,
+        )
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    try:
+        _fetch_into(args.out, args)
+    except (SchemaError, SRMLinkError, ValueError) as exc:
+        print(f"srmlink schema fetch: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _build(root: Path) -> Schema:
@@ -115,6 +200,19 @@ def _lock(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if not args.live:
+        return _check_against(args, None)
+    with tempfile.TemporaryDirectory(prefix="srmlink-live-schema-") as tmp:
+        root = Path(tmp) / "schema"
+        try:
+            _fetch_into(root, args)
+        except (SchemaError, SRMLinkError, ValueError) as exc:
+            print(f"srmlink schema check: {exc}", file=sys.stderr)
+            return 2
+        return _check_against(args, root)
+
+
+def _check_against(args: argparse.Namespace, root: Path | None) -> int:
     if not args.lock.is_file():
         print(
             f"srmlink schema check: {args.lock} does not exist; "
@@ -124,12 +222,13 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     try:
         lock = load_lock(args.lock)
-        root = _configured(args.schema)
-        result = diff_lock(lock, _build(root))
+        root = root if root is not None else _configured(args.schema)
+        result = diff_lock(lock, _build(root), wire_only=args.live)
     except SchemaError as exc:
         return _fail("check", exc)
+    where = "the live server" if args.live else str(root)
     if not result.changes:
-        print(f"OK: schema {root} matches {args.lock} ({len(lock.messages)} message types)")
+        print(f"OK: schema of {where} matches {args.lock} ({len(lock.messages)} message types)")
         return 0
     if lock.generator_version != GENERATOR_VERSION:
         # Fingerprints cover reconciled fields: a newer generator may reconcile differently.
@@ -139,7 +238,7 @@ def _check(args: argparse.Namespace) -> int:
         )
     sys.stdout.write(result.to_markdown())
     print(
-        f"\n{args.lock} does not match the schema in {root}: {len(result.changes)} changes, "
+        f"\n{args.lock} does not match the schema of {where}: {len(result.changes)} changes, "
         f"{len(result.breaking)} breaking. Regenerate (`srmlink generate`), review, then "
         "`srmlink schema lock`."
     )

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import attrs
 import pytest
 
 from srmlink.cli import main
@@ -40,8 +41,11 @@ def test_lock_text_is_deterministic_and_factual() -> None:
         "mnum": 2785,
         "token": "OptMktData",
         "fingerprint": data["messages"]["OptionNbboQuote"]["fingerprint"],
+        "wire_fingerprint": data["messages"]["OptionNbboQuote"]["wire_fingerprint"],
     }
     assert all(len(m["fingerprint"]) == 16 for m in data["messages"].values())
+    assert all(len(m["wire_fingerprint"]) == 16 for m in data["messages"].values())
+    assert set(data["wire_enums"]) == set(data["enums"])
     assert set(data["enums"]) == {e.name for e in schema.enums}
     # Facts only: no descriptions.
     assert "bid price" not in text and "open interest" not in text
@@ -156,3 +160,48 @@ def test_diff_of_a_missing_schema_fails_cleanly(
 ) -> None:
     assert main(["schema", "diff", str(tmp_path / "nowhere"), str(NEW)]) == 2
     assert "srmlink schema diff:" in capsys.readouterr().err
+
+
+def test_a_live_check_needs_a_lock_with_wire_fingerprints(tmp_path: Path) -> None:
+    old = tmp_path / "old.lock"
+    old.write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "schema": "x",
+                "generator_version": "1",
+                "messages": {"A": {"mnum": 12, "token": None, "fingerprint": "f"}},
+                "enums": {},
+            }
+        )
+    )
+    lock = load_lock(old)
+    schema = build_schema(NEW, "new")
+    assert diff_lock(lock, schema).changes  # a format-1 lock still checks a schema folder
+    with pytest.raises(SchemaError, match="re-lock"):
+        diff_lock(lock, schema, wire_only=True)
+
+
+def test_wire_only_ignores_proto_numbers_and_sees_wire_changes() -> None:
+    schema = build_schema(NEW, "new")
+    lock = make_lock(schema)
+    moved = attrs.evolve(
+        lock,
+        messages=tuple(
+            attrs.evolve(m, fingerprint="0" * 16) if m.name == "OptionNbboQuote" else m
+            for m in lock.messages
+        ),
+    )
+    # A proto-number-only difference changes the full fingerprint, not the wire one.
+    assert [c.subject for c in diff_lock(moved, schema).changes] == ["OptionNbboQuote"]
+    assert not diff_lock(moved, schema, wire_only=True).changes
+    renamed = attrs.evolve(
+        lock,
+        messages=tuple(
+            attrs.evolve(m, wire_fingerprint="0" * 16) if m.name == "OptionNbboQuote" else m
+            for m in lock.messages
+        ),
+    )
+    assert [c.subject for c in diff_lock(renamed, schema, wire_only=True).changes] == [
+        "OptionNbboQuote"
+    ]
