@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -20,10 +21,13 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from srmlink import OptionKey
 from srmlink.codec import Encoding, FrameDecoder
+from srmlink.keys import CallPut
 from srmlink.message import Message
-from srmlink.messages import OptionNbboQuote, registry
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
 from srmlink.records import wire_value
+from srmlink.server import LocalServer
 from srmlink.testing import ServerProcess, start_server
 
 KEY = "ws-e2e-key"
@@ -357,3 +361,43 @@ def test_a_client_that_does_not_read_is_disconnected_saying_why() -> None:
         limited.stop()
     assert rcvd is not None and rcvd.code == 1008, rcvd
     assert "too slow" in rcvd.reason
+
+
+# ---- a record no encoding can carry ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_record_that_cannot_be_encoded_is_skipped_and_the_stream_goes_on(
+    encoding: Encoding,
+) -> None:
+    """Put straight into the store of an in-process server (both upload paths refuse it):
+    a quote whose bidSize is out of every encoding's range."""
+
+    def quote(strike: int, bid: float, size: int = 1) -> OptionNbboQuote:
+        okey = OptionKey("EQT", "NMS", "AAPL", date(2026, 12, 18), strike, CallPut.CALL)
+        return OptionNbboQuote(pkey=OptionNbboQuotePKey(okey=okey), bid_price=bid, bid_size=size)
+
+    async def run() -> tuple[list[float], list[float]]:
+        server = LocalServer(registry, demo=False, heartbeat=0.5)
+        await server.start()
+        store = server.handler.store
+        try:
+            store.put(quote(100, 1.0))
+            store.put(quote(110, 1.5, size=2**64))
+            url = server.url.replace("http://", "ws://") + f"/mlink/{encoding}"
+            async with websockets.connect(url) as ws:
+                reader = Reader(ws, encoding)
+                await reader.until("MLinkAdmin")
+                await ws.send(stream_request(encoding, queryID=1, activeLatency=1))
+                await reader.until("MLinkStreamCheckPt")  # Begin
+                snapshot, _ = await reader.until("MLinkStreamCheckPt")  # Active
+                await reader.until("MLinkStreamCheckPt")  # Complete
+                store.put(quote(110, 2.5, size=2**64))
+                store.put(quote(100, 2.0))
+                live, _ = await reader.until("MLinkStreamCheckPt")
+            return [m.bid_price for m in snapshot[:-1]], [m.bid_price for m in live[:-1]]
+        finally:
+            await server.stop()
+
+    snapshot, live = asyncio.run(run())
+    assert snapshot == [1.0] and live == [2.0]
