@@ -224,7 +224,7 @@ class _Connection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
             self._wake.clear()
-            if not self._outgoing:
+            if self._sent.is_set():
                 # Only when the client has taken everything: until then updates coalesce.
                 await self.send(self.session.due())
             if loop.time() >= next_beat:
