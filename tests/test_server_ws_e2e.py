@@ -401,3 +401,35 @@ def test_a_record_that_cannot_be_encoded_is_skipped_and_the_stream_goes_on(
 
     snapshot, live = asyncio.run(run())
     assert snapshot == [1.0] and live == [2.0]
+
+
+@pytest.mark.parametrize("encoding", ["json", "jsonf"])
+def test_subscribe_by_key_with_a_view_and_an_unknown_key(
+    server: ServerProcess, encoding: Encoding
+) -> None:
+    known = "AAPL-NMS-EQT-2026-12-18-190-C"
+
+    async def run() -> list[Message]:
+        async with connect(server, encoding) as ws:
+            reader = Reader(ws, encoding)
+            await reader.until("MLinkAdmin")
+            request = {
+                "subscribeID": 5,
+                "Subscribe": [
+                    {"msgName": "OptionNbboQuote", "msgPKey": known},
+                    {"msgName": "OptionNbboQuote", "msgPKey": "NOPE-NMS-EQT-2026-12-18-1-C"},
+                ],
+                "View": [{"msgName": "OptionNbboQuote", "view": "bidprice|askprice"}],
+            }
+            await ws.send(json_frame(encoding, "MLinkSubscribe", request))
+            begun, _ = await reader.until("MLinkSubscribeCheckPt")  # Begin
+            seen, _ = await reader.until("MLinkSubscribeCheckPt")  # Active
+            return begun + seen
+
+    seen = asyncio.run(run())
+    ack = next(m for m in seen if m.MSG_NAME == "MLinkSubscribeAck")
+    results = [str(wire_value(item, "result")) for item in wire_value(ack, "Subscribe")]
+    assert results == ["OK", "UnkwnPKey"]
+    records = [m for m in seen if isinstance(m, OptionNbboQuote)]
+    assert [str(r.pkey) for r in records] == [known]
+    assert records[0].bid_price is not None and records[0].bid_size is None  # the View

@@ -232,6 +232,14 @@ def test_an_uploaded_record_is_stored_and_acked(encoding: Encoding) -> None:
     assert isinstance(stored, OptionNbboQuote) and stored.bid_price == 2.5
 
 
+def test_an_uploaded_protobuf_record_is_stored_and_acked() -> None:
+    client = Client("proto")
+    replies = client.session.feed(encode([quote("MSFT", 4.5)], "proto"))
+    assert str(wire_value(replies[0], "result")) == "OK"
+    assert wire_value(replies[0], "sendTs") == client.handler.store.highwater_ns
+    assert [r.bid_price for r in client.handler.store.records("OptionNbboQuote")] == [4.5]
+
+
 def test_an_upload_that_fails_validation_is_acked_with_an_error_and_not_stored() -> None:
     client = Client("json")
     record = {"pkey": {"okey": okey("AAPL").to_json()}, "bidSize": 2**64}
