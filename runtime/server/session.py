@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from attrs import define, field
 
 from ..codec import Encoding, encode_message
 from ..codec.jsonc import json_decoder
@@ -43,55 +42,18 @@ from ..errors import DecodeError, EncodeError, QueryError, SRMLinkError, Unknown
 from ..message import Message
 from ..query import apply_view, check_view, compile_where, parse_view, parse_where
 from ..records import wire_value
-from ..stripes import check_stripe, in_stripe
 from .incoming import Rejected, RequestReader, field_with_child
 from .rest import RestHandler, has_key
 from .store import record_key
+from .subscriptions import WAIT_SIGNAL, Sub, stream_ident, striped
 
 __all__ = ["StreamSession"]
 
 log = logging.getLogger("srmlink.server")
-_WAIT_SIGNAL = None
 _CONTROL_TOKENS = frozenset({"MLinkWs", "MLinkRest"})
 # MLinkQuery's key filters: the member each repeater's elements carry, and the attribute
 # that narrows a record's key to that kind (None: the whole option key).
 _KEY_FILTERS = (("tickerKey", "ticker_key"), ("expiryKey", "expiry_key"), ("optionKey", None))
-
-
-@define
-class _Sub:
-    """One server-side subscription (a stream, a 2023 query, or a set of subscribed keys).
-
-    ``ident`` tells streams apart (queryID, else queryLabel); ``latency``: None waits for
-    SignalReady, 0 sends at once, N every N ms.
-    """
-
-    kind: str  # "stream", "query" or "subscribe"
-    query_id: int | None
-    label: str | None
-    cls: type[Message]
-    matches: Callable[[Message], bool]
-    view: tuple[str, ...] | None
-    latency: int | None
-    ident: object = None
-    keys: set[str] = field(factory=set)
-    pending: dict[str, Message] = field(factory=dict)
-    armed: bool = False
-    signal_id: int | None = None
-    last_flush: float = 0.0
-
-
-def _stream_ident(query_id: object, label: object) -> tuple[str, object]:
-    """What tells one MLinkStream from another: its queryID, else its queryLabel."""
-    return ("id", query_id) if query_id else ("label", label or None)
-
-
-def _striped(matches: Callable[[Message], bool], stripe: object) -> Callable[[Message], bool]:
-    """``matches`` narrowed to one stripe (QueryError for an unknown stripe code)."""
-    if not stripe or not str(stripe).strip():
-        return matches
-    code = check_stripe(str(stripe))
-    return lambda record: matches(record) and in_stripe(record, code)
 
 
 class StreamSession:
@@ -111,7 +73,7 @@ class StreamSession:
         self.encoding: Encoding = encoding
         self.authorised = authorised
         self.clock = clock
-        self.subs: list[_Sub] = []
+        self.subs: list[Sub] = []
         self.closing = False
         self.reader = RequestReader(self.registry, encoding)
         self._views: dict[tuple[object, str], tuple[str, ...] | None] = {}
@@ -267,22 +229,22 @@ class StreamSession:
             check_view(fields, cls)
         return matches, fields
 
-    def _records(self, sub: _Sub, since: int | None) -> list[Message]:
+    def _records(self, sub: Sub, since: int | None) -> list[Message]:
         """The cached records ``sub`` starts with (changed after ``since``, if given)."""
         if since == -1:
             return []
         found = self.store.records(sub.cls.MSG_NAME, since_ns=since or None)
         return [self._shape(sub, r) for r in found if self._wanted(sub, r)]
 
-    def _wanted(self, sub: _Sub, record: Message) -> bool:
+    def _wanted(self, sub: Sub, record: Message) -> bool:
         if sub.kind == "subscribe":
             return record_key(record) in sub.keys if hasattr(record, "pkey") else False
         return sub.matches(record)
 
-    def _shape(self, sub: _Sub, record: Message) -> Message:
+    def _shape(self, sub: Sub, record: Message) -> Message:
         return apply_view(record, sub.view) if sub.view else record
 
-    def _remove(self, kind: str, ident: object) -> _Sub | None:
+    def _remove(self, kind: str, ident: object) -> Sub | None:
         for sub in self.subs:
             if sub.kind == kind and sub.ident == ident:
                 self.subs.remove(sub)
@@ -302,7 +264,7 @@ class StreamSession:
 
     def _stream(self, message: Message) -> list[Message]:
         query_id = wire_value(message, "queryID") or None
-        ident = _stream_ident(query_id, wire_value(message, "queryLabel"))
+        ident = stream_ident(query_id, wire_value(message, "queryLabel"))
 
         def checkpoint(state: str, **extra: Any) -> Message:
             return self._make("MLinkStreamCheckPt", queryID=query_id, state=state, **extra)
@@ -319,7 +281,7 @@ class StreamSession:
             matches, view = self._filters(
                 cls, wire_value(message, "where"), wire_value(message, "view")
             )
-            matches = _striped(matches, wire_value(message, "stripeFilter"))
+            matches = striped(matches, wire_value(message, "stripeFilter"))
         except QueryError as exc:
             result = "UnkwnMsgType" if "unknown message type" in str(exc) else "Error"
             return [self._stream_ack(message, result, str(exc))]
@@ -328,14 +290,14 @@ class StreamSession:
         if replaced is not None:
             out.append(checkpoint("Replaced", detail="replaced by a new MLinkStream"))
         latency = wire_value(message, "activeLatency") or 0
-        sub = _Sub(
+        sub = Sub(
             kind="stream",
             query_id=query_id,
             label=wire_value(message, "queryLabel"),
             cls=cls,
             matches=matches,
             view=view,
-            latency=_WAIT_SIGNAL if latency == 0 else latency,
+            latency=WAIT_SIGNAL if latency == 0 else latency,
             ident=ident,
         )
         out.append(checkpoint("Begin"))
@@ -376,7 +338,7 @@ class StreamSession:
         since = wire_value(message, "highwaterTs") if incremental else None
         latency = wire_value(message, "activeLatency")
         out: list[Message] = []
-        subs: list[_Sub] = []
+        subs: list[Sub] = []
         for item in items:
             try:
                 number = wire_value(item, "msgType")
@@ -385,7 +347,7 @@ class StreamSession:
                 matches, view = self._filters(
                     cls, wire_value(item, "where"), wire_value(item, "view")
                 )
-                matches = _striped(matches, wire_value(message, "stripeFilter"))
+                matches = striped(matches, wire_value(message, "stripeFilter"))
             except QueryError as exc:
                 return [response("Error", str(exc))]
 
@@ -393,14 +355,14 @@ class StreamSession:
                 return base(record) and (not keys or any(has_key(record, k, a) for k, a in keys))
 
             subs.append(
-                _Sub(
+                Sub(
                     kind="query",
                     query_id=None,
                     label=label,
                     cls=cls,
                     matches=keyed,
                     view=view,
-                    latency=_WAIT_SIGNAL if latency is None or latency < 0 else latency,
+                    latency=WAIT_SIGNAL if latency is None or latency < 0 else latency,
                 )
             )
         for sub in subs:
@@ -528,18 +490,18 @@ class StreamSession:
             acks.append({"msgName": name, "msgPKey": key, "result": "OK"})
         return acks
 
-    def _keyed_sub(self, subscribe_id: int | None, cls: type[Message], latency: int) -> _Sub:
+    def _keyed_sub(self, subscribe_id: int | None, cls: type[Message], latency: int) -> Sub:
         for sub in self.subs:
             if sub.kind == "subscribe" and sub.query_id == subscribe_id and sub.cls is cls:
                 return sub
-        sub = _Sub(
+        sub = Sub(
             kind="subscribe",
             query_id=subscribe_id,
             label=None,
             cls=cls,
             matches=lambda _m: True,
             view=self._views.get((subscribe_id, cls.MSG_NAME)),
-            latency=_WAIT_SIGNAL if latency == 0 else latency,
+            latency=WAIT_SIGNAL if latency == 0 else latency,
         )
         sub.last_flush = self.clock()
         self.subs.append(sub)
@@ -550,7 +512,7 @@ class StreamSession:
         full = str(wire_value(message, "readyScan")) == "FullScan"
         label = wire_value(message, "queryLabel")  # 2023: signals that query only
         for sub in self.subs:
-            if sub.latency is _WAIT_SIGNAL and (not label or sub.label == label):
+            if sub.latency is WAIT_SIGNAL and (not label or sub.label == label):
                 sub.armed = True
                 sub.signal_id = signal_id
                 if full:
@@ -562,7 +524,7 @@ class StreamSession:
 
     # ---- updates ---------------------------------------------------------------------------
 
-    def _admits(self, sub: _Sub, record: Message) -> bool:
+    def _admits(self, sub: Sub, record: Message) -> bool:
         """``_wanted``, but a record a filter cannot judge is logged and left out: one bad
         record must not stop the store's other listeners or this session."""
         try:
@@ -581,10 +543,10 @@ class StreamSession:
         if woke:
             self.wake()
 
-    def _ready(self, sub: _Sub, now: float) -> bool:
+    def _ready(self, sub: Sub, now: float) -> bool:
         if not sub.pending:
             return False
-        if sub.latency is _WAIT_SIGNAL:
+        if sub.latency is WAIT_SIGNAL:
             return sub.armed
         return now - sub.last_flush >= sub.latency / 1000
 
@@ -593,7 +555,7 @@ class StreamSession:
         times = [
             s.last_flush + s.latency / 1000
             for s in self.subs
-            if s.pending and s.latency is not _WAIT_SIGNAL
+            if s.pending and s.latency is not WAIT_SIGNAL
         ]
         return min(times) if times else None
 
@@ -606,7 +568,7 @@ class StreamSession:
                 out.extend(self._flush(sub, now))
         return out
 
-    def _flush(self, sub: _Sub, now: float) -> list[Message]:
+    def _flush(self, sub: Sub, now: float) -> list[Message]:
         batch = [self._shape(sub, record) for record in sub.pending.values()]
         sub.pending.clear()
         sub.last_flush = now
