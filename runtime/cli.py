@@ -59,7 +59,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"srmlink serve needs the server extra: pip install 'srmlink[server]' ({exc})")
         return 2
     from .messages import registry
+    from .server.app import StreamLimits
 
+    given = {dest: getattr(args, dest) for _, dest, _, _ in _LIMIT_FLAGS}
+    limits = StreamLimits(**{dest: value for dest, value in given.items() if value is not None})
     server = LocalServer(
         registry,
         host=args.host,
@@ -70,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         tick=args.tick,
         heartbeat=args.heartbeat,
         faults=args.faults,
+        limits=limits,
     )
 
     if args.faults and not is_loopback(args.host):
@@ -95,6 +99,24 @@ def _serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve_forever(ready))
     return 0
+
+
+# srmlink serve's WebSocket limits: flag, StreamLimits attribute, type, help.
+_LIMIT_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--max-message-bytes", "max_message_bytes", int,
+     "largest incoming WebSocket message, also before logon (default 1 MiB)"),
+    ("--logon-timeout", "logon_timeout", float,
+     "seconds a WebSocket may stay without logging on (default 10)"),
+    ("--max-connections", "max_connections", int,
+     "open WebSocket connections at once (default 256)"),
+    ("--max-queued-bytes", "max_queued_bytes", int,
+     "bytes queued for a slow WebSocket client before it is disconnected (default 16 MiB)"),
+)  # fmt: skip
+
+
+def _add_limit_flags(serve: argparse.ArgumentParser) -> None:
+    for flag, dest, kind, text in _LIMIT_FLAGS:
+        serve.add_argument(flag, dest=dest, type=kind, help=text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="enable POST /srmlink/fault/{drop,stall,garbage} (resilience tests)",
     )
+    _add_limit_flags(serve)
     serve.set_defaults(handler=_serve)
     from .codegen.schema_cli import add_schema_commands
 

@@ -25,13 +25,15 @@ import contextlib
 import ipaddress
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+from attrs import frozen
 
 from ..auth import redact
-from ..codec import Encoding, FrameDecoder, UnknownMessage, encode, encode_message
-from ..errors import DecodeError, EncodeError, FramingError
+from ..codec import Encoding, encode_message
+from ..errors import EncodeError
 from ..message import Message
 from ..registry import Registry
 from .demo import seed, tick_forever
@@ -40,7 +42,7 @@ from .safe_http import SafeAppRunner
 from .session import StreamSession
 from .store import LiveStore
 
-__all__ = ["LocalServer", "create_app"]
+__all__ = ["LocalServer", "StreamLimits", "create_app"]
 
 log = logging.getLogger("srmlink.server")
 _CONTENT_TYPES = {
@@ -87,8 +89,35 @@ def _encoding(request: web.Request) -> Encoding:
     return encoding  # type: ignore[return-value]
 
 
+@frozen
+class StreamLimits:
+    """What one WebSocket client may cost the server (``srmlink serve`` flags of the same
+    names).
+
+    Attributes:
+        max_message_bytes: largest incoming WebSocket message, also before logon; a larger
+            one is refused before it is buffered (close 1009).
+        logon_timeout: seconds a connection may stay without logging on (then close 1008).
+        max_connections: open WebSocket connections at once; more are refused (HTTP 503).
+        max_queued_bytes: encoded bytes waiting for a slow client; beyond, it is
+            disconnected (close 1008 saying so). Live updates never queue up to this: they
+            coalesce per primary key while the client is behind.
+    """
+
+    max_message_bytes: int = 1 << 20
+    logon_timeout: float = 10.0
+    max_connections: int = 256
+    max_queued_bytes: int = 16 << 20
+
+
 class _Connection:
-    """One WebSocket connection: reads requests, pumps due batches and heartbeats."""
+    """One WebSocket connection: reads requests, pumps due batches and heartbeats.
+
+    Everything to send goes through one queue drained by a writer task, so a client that
+    does not read never blocks this connection's reading, and its queue is bounded
+    (:attr:`StreamLimits.max_queued_bytes`). Live updates are taken from the session only
+    when the queue is empty: while a client is behind, its updates coalesce instead.
+    """
 
     def __init__(
         self,
@@ -96,15 +125,21 @@ class _Connection:
         session: StreamSession,
         heartbeat: float,
         transport: asyncio.Transport | None,
+        limits: StreamLimits,
     ) -> None:
         self.ws = ws
         self.transport = transport
         self.session = session
         self.encoding: Encoding = session.encoding
         self.heartbeat = heartbeat
+        self.limits = limits
         self.stalled_until: float | None = None
         self._wake = asyncio.Event()
-        self._sending = asyncio.Lock()
+        self._outgoing: deque[str | bytes] = deque()
+        self._queued = 0
+        self._has_output = asyncio.Event()
+        self._sent = asyncio.Event()  # set while nothing is queued or being written
+        self._sent.set()
         session.wake = self._wake.set
 
     def stall(self, seconds: float | None) -> None:
@@ -117,53 +152,104 @@ class _Connection:
             and asyncio.get_running_loop().time() < self.stalled_until
         )
 
+    def _encoded(self, messages: list[Message]) -> list[str | bytes]:
+        """The frames carrying ``messages``; a record that cannot be encoded for this client
+        is logged and skipped, never stopping the batch."""
+        parts: list[bytes] = []
+        for message in messages:
+            try:
+                parts.append(encode_message(message, self.encoding))
+            except (EncodeError, ValueError, TypeError, OverflowError) as exc:
+                # ValueError / TypeError / OverflowError: what the encoders raise for a value
+                # out of range (a 2**64 integer, a string over a frame's length).
+                log.error(
+                    "skipping a %s record that cannot be encoded as %s: %s",
+                    message.MSG_NAME,
+                    self.encoding,
+                    type(exc).__name__,
+                )
+        if self.encoding == "json":
+            # The json protocol carries exactly one message per WebSocket frame.
+            return [part.decode() for part in parts]
+        return [b"".join(parts)] if parts else []
+
     async def send(self, messages: list[Message]) -> None:
+        """Queue ``messages`` as one batch (a snapshot is never interleaved with another
+        stream's batch, so a client can attribute records to its query)."""
         if not messages or self._stalled() or self.ws.closed:
             return
-        try:
-            # One batch at a time: a snapshot (Begin .. Complete) is never interleaved with
-            # another stream's batch, so a client can attribute records to its query.
-            async with self._sending:
-                if self.encoding == "json":
-                    # The json protocol carries exactly one message per WebSocket frame.
-                    for message in messages:
-                        await self.ws.send_str(encode_message(message, "json").decode())
-                else:
-                    await self.ws.send_bytes(encode(messages, self.encoding))
-        except (ConnectionError, RuntimeError):
-            # The peer went away mid-send; the reader notices and ends the connection.
-            self._wake.set()
+        for frame in self._encoded(messages):
+            self._outgoing.append(frame)
+            self._queued += len(frame)
+        self._sent.clear()
+        self._has_output.set()
+        if self._queued > self.limits.max_queued_bytes:
+            log.warning("closing a WebSocket: %d bytes queued for a slow client", self._queued)
+            self._outgoing.clear()
+            reason = f"client too slow: over {self.limits.max_queued_bytes} bytes queued"
+            await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
+
+    async def _write(self) -> None:
+        while not self.ws.closed:
+            await self._has_output.wait()
+            self._has_output.clear()
+            while self._outgoing and not self.ws.closed:
+                frame = self._outgoing.popleft()
+                self._queued -= len(frame)
+                try:
+                    if isinstance(frame, str):
+                        await self.ws.send_str(frame)
+                    else:
+                        await self.ws.send_bytes(frame)
+                except (ConnectionError, RuntimeError):
+                    # The peer went away mid-send; the reader notices and ends the connection.
+                    self._outgoing.clear()
+                    self._queued = 0
+            self._sent.set()
+            self._wake.set()  # the queue drained: live updates may go out
+
+    async def _close(self, reason: str) -> None:
+        """Close (policy violation) once what is queued has gone out, waiting a bounded time:
+        a client told why should hear it, but one that does not read is not waited for."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._sent.wait(), 5.0)
+        await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
 
     async def run(self) -> None:
-        pump = asyncio.get_running_loop().create_task(self._pump())
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._pump()), loop.create_task(self._write())]
+        if not self.session.authorised:
+            tasks.append(loop.create_task(self._logon_deadline()))
         try:
             await self.send(self.session.opening())
             await self._read()
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self.session.close()
 
+    async def _logon_deadline(self) -> None:
+        await asyncio.sleep(self.limits.logon_timeout)
+        if not self.session.authorised and not self.ws.closed:
+            log.warning("closing a WebSocket: no logon within %s s", self.limits.logon_timeout)
+            await self._close(f"no logon within {self.limits.logon_timeout:g} s")
+
     async def _read(self) -> None:
-        decoder = FrameDecoder(self.encoding, registry=self.session.registry)
         async for frame in self.ws:
+            if frame.type == WSMsgType.ERROR:
+                # aiohttp refused the frame (too big) and is closing with the reason.
+                log.warning("closing a WebSocket: %s", type(frame.data).__name__)
+                break
             if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
             data = frame.data.encode() if frame.type == WSMsgType.TEXT else frame.data
-            try:
-                requests = decoder.feed(data)
-            except (DecodeError, FramingError) as exc:
-                log.warning("closing a WebSocket: undecodable request: %s", exc)
-                await self.ws.close(code=1007, message=b"undecodable request")
+            await self.send(self.session.feed(data))
+            if self.session.closing:
+                await self._close("logon failed")
                 return
-            for request in requests:
-                if isinstance(request, UnknownMessage):
-                    continue
-                await self.send(self.session.receive(request))
-                if self.session.closing:
-                    await self.ws.close(code=1008, message=b"logon failed")
-                    return
             self._wake.set()
 
     async def _pump(self) -> None:
@@ -177,19 +263,23 @@ class _Connection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
             self._wake.clear()
-            try:
+            if self._sent.is_set():
+                # Only when the client has taken everything: until then updates coalesce.
                 await self.send(self.session.due())
-                if loop.time() >= next_beat:
-                    next_beat = loop.time() + self.heartbeat
-                    await self.send(self.session.heartbeat())
-            except EncodeError as exc:
-                log.error("cannot encode a stream update: %s", exc)
+            if loop.time() >= next_beat:
+                next_beat = loop.time() + self.heartbeat
+                await self.send(self.session.heartbeat())
 
 
 def create_app(
-    handler: RestHandler, *, heartbeat: float = 10.0, faults: bool = False
+    handler: RestHandler,
+    *,
+    heartbeat: float = 10.0,
+    faults: bool = False,
+    limits: StreamLimits | None = None,
 ) -> web.Application:
     """The aiohttp application: REST, WebSocket and (optionally) fault injection."""
+    limits = limits or StreamLimits()
     connections: set[_Connection] = set()
 
     async def rest(request: web.Request) -> web.Response:
@@ -202,18 +292,25 @@ def create_app(
 
     async def stream(request: web.Request) -> web.WebSocketResponse:
         encoding = _encoding(request)
-        ws = web.WebSocketResponse(max_msg_size=0)
-        await ws.prepare(request)
+        if len(connections) >= limits.max_connections:
+            log.warning("refusing a WebSocket: %d connections open", len(connections))
+            raise web.HTTPServiceUnavailable(
+                text=f"connection limit reached ({limits.max_connections} WebSockets open)"
+            )
+        # The size limit applies from the first frame, logged on or not: aiohttp refuses a
+        # larger frame from its header, before buffering any of it.
+        ws = web.WebSocketResponse(max_msg_size=limits.max_message_bytes)
         authorised = handler.authorised(_bearer(request))
         session = StreamSession(handler, encoding, authorised=authorised)
-        connection = _Connection(ws, session, heartbeat, request.transport)
-        connections.add(connection)
-        log.info(
-            "WebSocket /mlink/%s opened (%s)",
-            encoding,
-            "authorised" if authorised else "awaiting logon",
-        )
+        connection = _Connection(ws, session, heartbeat, request.transport, limits)
+        connections.add(connection)  # before any await: the cap holds for concurrent upgrades
         try:
+            await ws.prepare(request)
+            log.info(
+                "WebSocket /mlink/%s opened (%s)",
+                encoding,
+                "authorised" if authorised else "awaiting logon",
+            )
             await connection.run()
         finally:
             connections.discard(connection)
@@ -266,6 +363,7 @@ class LocalServer:
         demo: seed demo option chains and keep their quotes ticking every ``tick`` seconds.
         heartbeat: seconds between MLinkHeartbeat messages on each WebSocket.
         faults: enable the fault-injection endpoints.
+        limits: what one WebSocket client may cost (defaults: :class:`StreamLimits`).
     """
 
     def __init__(
@@ -280,6 +378,7 @@ class LocalServer:
         tick: float = 0.2,
         heartbeat: float = 10.0,
         faults: bool = False,
+        limits: StreamLimits | None = None,
     ) -> None:
         self.handler = RestHandler(LiveStore(), registry, api_key, jwt_secret=jwt_secret)
         self.host = host
@@ -288,6 +387,7 @@ class LocalServer:
         self.tick = tick
         self.heartbeat = heartbeat
         self.faults = faults
+        self.limits = limits or StreamLimits()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -300,7 +400,9 @@ class LocalServer:
 
     async def start(self) -> None:
         """Bind and start serving (and ticking demo quotes)."""
-        app = create_app(self.handler, heartbeat=self.heartbeat, faults=self.faults)
+        app = create_app(
+            self.handler, heartbeat=self.heartbeat, faults=self.faults, limits=self.limits
+        )
         self.handler.keys.protect()
         if self.faults and not is_loopback(self.host):
             log.warning(
