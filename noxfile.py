@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -201,34 +202,75 @@ def _mutation_config(paths: list[str], tests: list[str]) -> str:
     )
 
 
+def _in_annotation(module: str, position: list[int]) -> bool:
+    """Whether ``position`` (line, column) of ``module`` lies in a type annotation.
+
+    Under ``from __future__ import annotations`` (every module here) annotations are never
+    evaluated, so a mutant there (``bytes | None`` -> ``bytes & None``) is equivalent.
+    """
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    where = tuple(position)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            annotation = node.annotation
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotation = node.returns
+        else:
+            continue
+        if annotation is not None and (
+            (annotation.lineno, annotation.col_offset)
+            <= where
+            < (annotation.end_lineno or 0, annotation.end_col_offset or 0)
+        ):
+            return True
+    return False
+
+
 def _mutation_summary(session: nox.Session, group: str, dump: str) -> tuple[int, int]:
-    """Print the score of one group and its surviving mutants; return (killed, survived)."""
+    """Print the score of one group and its surviving mutants; return (killed, survived).
+
+    Mutants in annotations are equivalent and counted apart; a timeout is a kill (the tests
+    noticed a loop that never ends); an incompetent mutant (one that cannot even be imported)
+    counts on neither side.
+    """
     outcomes: Counter[str] = Counter()
     survivors: list[str] = []
     for line in dump.splitlines():
         if not line.startswith("["):
             continue
         item, result = json.loads(line)
-        if result is None or result["worker_outcome"] == "skipped":
+        if result is None:
+            outcomes["pending"] += 1
+            continue
+        if result["worker_outcome"] == "skipped":  # an operator the config leaves out
+            continue
+        (mutation,) = item["mutations"]
+        if _in_annotation(mutation["module_path"], mutation["start_pos"]):
+            outcomes["annotation"] += 1
             continue
         outcome = "timeout" if result["worker_outcome"] == "timeout" else result["test_outcome"]
         outcomes[outcome] += 1
         if outcome == "survived":
-            for mutation in item["mutations"]:
-                line_no, column = mutation["start_pos"]
-                survivors.append(
-                    f"  {mutation['module_path']}:{line_no}:{column} {mutation['operator_name']}"
-                    f" in {mutation.get('definition_name') or '<module>'}"
-                )
-    # A timeout is a kill (the tests noticed a loop that never ends); an incompetent mutant
-    # (one that cannot even be imported) counts on neither side.
+            line_no, column = mutation["start_pos"]
+            changed = [
+                text
+                for text in result.get("diff", "").splitlines()
+                if text[:1] in "+-" and text[:3] not in ("+++", "---")
+            ]
+            survivors.append(
+                f"  {mutation['module_path']}:{line_no}:{column} {mutation['operator_name']}"
+                f" in {mutation.get('definition_name') or '<module>'}: "
+                + " => ".join(text[1:].strip() for text in changed)
+            )
     killed = outcomes["killed"] + outcomes["timeout"]
     survived = outcomes["survived"]
     total = killed + survived
     score = 100 * killed / total if total else 0.0
     session.log(
         f"mutation score {group}: {score:.1f}% ({killed} killed of {total}; "
-        f"{outcomes['timeout']} by timeout, {outcomes['incompetent']} incompetent)"
+        f"{outcomes['timeout']} by timeout, {outcomes['incompetent']} incompetent, "
+        f"{outcomes['annotation']} in annotations (equivalent), "
+        f"{outcomes['pending']} not run)"
     )
     for survivor in survivors:
         session.log(survivor)
