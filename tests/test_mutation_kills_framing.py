@@ -124,9 +124,8 @@ def test_splitter_accounting_across_chunks() -> None:
 
 def test_splitter_keeps_its_first_error() -> None:
     splitter = FrameSplitter()
-    splitter.feed(ONE)
     with pytest.raises(FramingError) as first:
-        splitter.feed(b"\r\nJ0000x")
+        splitter.feed(ONE + b"\r\nJ0000x")  # a frame, then garbage, in one chunk
     assert first.value.offset == 16 + 7
     with pytest.raises(FramingError) as again:
         splitter.feed_tuples(ONE)

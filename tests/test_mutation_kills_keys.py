@@ -66,3 +66,14 @@ def test_bad_strike_text(strike: str, reason: str) -> None:
     with pytest.raises(KeyParseError) as caught:
         OptionKey.parse(f"{HEAD}2026-12-31-{strike}-C")
     assert (caught.value.position, caught.value.reason) == (24, "strike: " + reason)
+
+
+@pytest.mark.parametrize(
+    ("expiry", "reason"),
+    [("2026-13-01", "month 13 is not 01-12"), ("2026-1-1", "month '1' is not 2 digits")],
+)
+def test_expiry_from_json_explains_a_bad_date(expiry: str, reason: str) -> None:
+    # The fast path takes well-formed dates only; any other goes to the checks that explain.
+    with pytest.raises(KeyParseError) as caught:
+        ExpiryKey.from_json({"at": "EQT", "ts": "NMS", "tk": "AAPL", "dt": expiry})
+    assert caught.value.reason == f"member 'dt' (expiration): {reason}"
