@@ -77,3 +77,16 @@ def test_expiry_from_json_explains_a_bad_date(expiry: str, reason: str) -> None:
     with pytest.raises(KeyParseError) as caught:
         ExpiryKey.from_json({"at": "EQT", "ts": "NMS", "tk": "AAPL", "dt": expiry})
     assert caught.value.reason == f"member 'dt' (expiration): {reason}"
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "found"),
+    [("AAPL-NMS-EQT", 12, 3), ("AAPL-NMS-EQT-2026-01-02-5", 25, 7)],
+)
+def test_too_few_parts_counts_them(text: str, position: int, found: int) -> None:
+    with pytest.raises(KeyParseError) as caught:
+        OptionKey.parse(text)
+    assert (caught.value.position, caught.value.reason) == (
+        position,
+        f"expected SSSS-TS-AT-YYYY-MM-DD-XXXX-CP, found {found} of its 8 '-'-separated parts",
+    )
