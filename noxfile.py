@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import os
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import nox
@@ -152,3 +156,203 @@ def schema_check(session: nox.Session) -> None:
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(changelog.read_text(encoding="utf-8"))
     session.run("srmlink", "schema", "check")
+
+
+# Mutation testing: each group of modules with the fast tests that exercise it (killers first,
+# since pytest -x stops at the first failure). The slow end-to-end tests stay out so that one
+# mutant costs seconds.
+MUTATION_TARGETS: dict[str, tuple[list[str], list[str]]] = {
+    "framing": (
+        ["runtime/framing.py"],
+        ["tests/test_mutation_kills_framing.py", "tests/test_framing.py"],
+    ),
+    "keys": (["runtime/keys.py"], ["tests/test_mutation_kills_keys.py", "tests/test_keys.py"]),
+    "enums": (["runtime/enums.py"], ["tests/test_enums_runtime.py"]),
+    "codec": (
+        ["runtime/codec"],
+        ["tests/test_codec_independent.py", "tests/test_codec_samples.py", "tests/test_framing.py"],
+    ),
+    "query": (["runtime/query"], ["tests/test_query.py"]),
+    "stream-protocol": (["runtime/stream/protocol.py"], ["tests/test_stream_protocol.py"]),
+    "auth": (["runtime/auth.py"], ["tests/test_redacting_filter.py", "tests/test_secrets_e2e.py"]),
+}
+# One or two plausible slips per operator site, not every operator for every other: cosmic-ray's
+# full cross product (Add -> Pow, BitXor, LShift...) multiplies the mutants by six with
+# replacements no one would type, and the run would take hours.
+MUTATION_EXCLUDED_OPERATORS = [
+    "core/ReplaceBinaryOperator_(?!(Add_Sub|Sub_Add|Mul_Div|Div_Mul|FloorDiv_Div|Mod_FloorDiv"
+    "|BitOr_BitAnd|BitAnd_BitOr|LShift_RShift|RShift_LShift)$)",
+    "core/ReplaceComparisonOperator_(?!(Lt_LtE|LtE_Lt|Gt_GtE|GtE_Gt|Eq_NotEq|NotEq_Eq|Is_IsNot"
+    "|IsNot_Is|In_NotIn|NotIn_In)$)",
+]
+
+
+def _mutation_config(paths: list[str], tests: list[str]) -> str:
+    existing = [t for t in tests if (ROOT / t).is_file()]
+    command = "python -m pytest -x -q -p no:randomly -p no:cacheprovider " + " ".join(existing)
+    return (
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(paths)}\n"
+        "timeout = 300.0\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n"
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+        "[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = {json.dumps(MUTATION_EXCLUDED_OPERATORS)}\n"
+    )
+
+
+def _in_annotation(module: str, position: list[int]) -> bool:
+    """Whether ``position`` (line, column) of ``module`` lies in a type annotation.
+
+    Under ``from __future__ import annotations`` (every module here) annotations are never
+    evaluated, so a mutant there (``bytes | None`` -> ``bytes & None``) is equivalent.
+    """
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    where = tuple(position)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            annotation = node.annotation
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotation = node.returns
+        else:
+            continue
+        if annotation is not None and (
+            (annotation.lineno, annotation.col_offset)
+            <= where
+            < (annotation.end_lineno or 0, annotation.end_col_offset or 0)
+        ):
+            return True
+    return False
+
+
+def _mutation_summary(session: nox.Session, group: str, dump: str) -> tuple[int, int]:
+    """Print the score of one group and its surviving mutants; return (killed, survived).
+
+    Mutants in annotations are equivalent and counted apart; a timeout is a kill (the tests
+    noticed a loop that never ends); an incompetent mutant (one that cannot even be imported)
+    counts on neither side.
+    """
+    outcomes: Counter[str] = Counter()
+    survivors: list[str] = []
+    for line in dump.splitlines():
+        if not line.startswith("["):
+            continue
+        item, result = json.loads(line)
+        if result is None:
+            outcomes["pending"] += 1
+            continue
+        if result["worker_outcome"] == "skipped":  # an operator the config leaves out
+            continue
+        (mutation,) = item["mutations"]
+        if _in_annotation(mutation["module_path"], mutation["start_pos"]):
+            outcomes["annotation"] += 1
+            continue
+        outcome = "timeout" if result["worker_outcome"] == "timeout" else result["test_outcome"]
+        outcomes[outcome] += 1
+        if outcome == "survived":
+            line_no, column = mutation["start_pos"]
+            changed = [
+                text
+                for text in result.get("diff", "").splitlines()
+                if text[:1] in "+-" and text[:3] not in ("+++", "---")
+            ]
+            survivors.append(
+                f"  {mutation['module_path']}:{line_no}:{column} {mutation['operator_name']}"
+                f" in {mutation.get('definition_name') or '<module>'}: "
+                + " => ".join(text[1:].strip() for text in changed)
+            )
+    killed = outcomes["killed"] + outcomes["timeout"]
+    survived = outcomes["survived"]
+    total = killed + survived
+    score = 100 * killed / total if total else 0.0
+    session.log(
+        f"mutation score {group}: {score:.1f}% ({killed} killed of {total}; "
+        f"{outcomes['timeout']} by timeout, {outcomes['incompetent']} incompetent, "
+        f"{outcomes['annotation']} in annotations (equivalent), "
+        f"{outcomes['pending']} not run)"
+    )
+    for survivor in survivors:
+        session.log(survivor)
+    return killed, survived
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing (cosmic-ray) of framing, codecs, keys, enums, query, stream protocol and
+    auth against their fast tests; prints the score per group and every surviving mutant.
+
+    Not a default session (it takes tens of minutes). cosmic-ray mutates the files in place and
+    restores each one: do not edit the checkout while it runs. ``nox -s mutation -- framing
+    keys`` runs the named groups only; SRMLINK_MUTATION_SESSIONS=DIR keeps the session
+    databases there (a second run resumes where the first stopped).
+    """
+    _install(session)
+    session.install("cosmic-ray>=8.4")
+    groups = session.posargs or list(MUTATION_TARGETS)
+    unknown = sorted(set(groups) - set(MUTATION_TARGETS))
+    if unknown:
+        session.error(f"unknown mutation groups {unknown}; choose from {list(MUTATION_TARGETS)}")
+    work = Path(os.environ.get("SRMLINK_MUTATION_SESSIONS") or session.create_tmp())
+    work.mkdir(parents=True, exist_ok=True)
+    totals = [0, 0]
+    for group in groups:
+        paths, tests = MUTATION_TARGETS[group]
+        config = work / f"{group}.toml"
+        database = work / f"{group}.sqlite"
+        config.write_text(_mutation_config(paths, tests), encoding="utf-8")
+        if not database.exists():
+            session.run("cosmic-ray", "init", str(config), str(database), silent=True)
+            session.run("cr-filter-operators", str(database), str(config), silent=True)
+        session.run("cosmic-ray", "exec", str(config), str(database))
+        dump = session.run("cosmic-ray", "dump", str(database), silent=True)
+        killed, survived = _mutation_summary(session, group, str(dump))
+        totals[0] += killed
+        totals[1] += survived
+    total = sum(totals)
+    session.log(f"mutation score overall: {100 * totals[0] / total if total else 0:.1f}%")
+
+
+@nox.session
+def coverage(session: nox.Session) -> None:
+    """Line coverage of runtime/ and codegen/ over the pytest suite, the `srmlink serve`
+    subprocesses of the integration tests included; prints the combined report.
+
+    Not a default session. Every Python subprocess is measured through coverage's
+    ``patch = subprocess`` (the .pth / COVERAGE_PROCESS_START mechanism, set up by coverage
+    itself); ``sigterm`` saves the data of servers stopped with SIGTERM. Arguments go to pytest.
+    """
+    _install(session)
+    session.install("coverage>=7.10")
+    tmp = Path(session.create_tmp()).resolve()
+    data = tmp / "coverage-data"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir()
+    rc = tmp / "coveragerc"
+    # Absolute paths: subprocesses run with other working directories. Tests that need the
+    # bindings of another snapshot run a staged copy of the package (.../srmlink/...), which
+    # [paths] maps back onto runtime/ and codegen/; generated bindings are left out.
+    runtime, codegen = ROOT / "runtime", ROOT / "codegen"
+    rc.write_text(
+        "[run]\n"
+        f"include =\n    {runtime}/*\n    {codegen}/*\n    */srmlink/*\n"
+        "omit =\n    */srmlink/messages/*\n"
+        f"data_file = {data / '.coverage'}\n"
+        "parallel = true\n"
+        "patch = subprocess\n"
+        "sigterm = true\n"
+        "[paths]\n"
+        f"codegen =\n    {codegen}\n    */srmlink/codegen\n"
+        f"runtime =\n    {runtime}\n    */srmlink\n"
+        "[report]\n"
+        "precision = 1\n"
+        "show_missing = true\n"
+        "skip_covered = true\n"
+        "sort = -miss\n",
+        encoding="utf-8",
+    )
+    env = {"COVERAGE_RCFILE": str(rc)}
+    session.run("coverage", "run", "-m", "pytest", "-p", "no:randomly", *session.posargs, env=env)
+    session.run("coverage", "combine", "--quiet", env=env)
+    session.run("coverage", "report", env=env)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "ENV_API_KEY",
@@ -131,14 +131,53 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Scrubs credentials (query-string secrets, Bearer tokens) from log records."""
+    """Scrubs credentials (query-string secrets, Bearer tokens) from log records.
+
+    The message is formatted here, from the arguments as given (a tuple, or the single mapping
+    of ``log.info("%(url)s", {...})``, so ``%d`` and ``%r`` behave as logging's own formatting
+    would) and the text redacted; ``args`` becomes None, so a second pass changes nothing.
+    Traceback and stack text and string ``extra`` attributes are redacted as well. A message
+    that cannot be formatted keeps logging's own error report, with message and arguments
+    redacted (that report prints both).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(a if isinstance(a, int | float) else redact(str(a)) for a in args)
-        record.msg = redact(str(record.msg))
+        try:
+            message = record.getMessage()
+        except Exception:  # the handler reports it (Handler.handleError); keep that visible
+            record.msg = redact(str(record.msg))
+            record.args = _redact_args(record.args)
+        else:
+            record.msg = redact(message)
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when set, so the traceback they print is this one.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _RECORD_ATTRIBUTES and isinstance(value, str):
+                setattr(record, name, redact(value))
         return True
+
+
+# What every LogRecord has; any other attribute came from ``extra``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _redact_arg(value: object) -> object:
+    return value if isinstance(value, int | float) else redact(str(value))
+
+
+def _redact_args(
+    args: tuple[object, ...] | Mapping[str, object] | None,
+) -> tuple[object, ...] | dict[str, object]:
+    """Redacted copies of a record's arguments, keeping the tuple or mapping form."""
+    if isinstance(args, Mapping):
+        return {key: _redact_arg(value) for key, value in args.items()}
+    return tuple(_redact_arg(value) for value in args or ())
 
 
 def protect_logs(names: Iterable[str] = LIBRARY_LOGGERS) -> None:

@@ -419,10 +419,14 @@ def test_truncated_stream(keep: int, registry: Registry) -> None:
 
 def test_close_on_a_frame_boundary_is_clean() -> None:
     splitter = FrameSplitter()
-    splitter.feed(FIRST + TAIL[:3])
-    splitter.feed(TAIL[3:])
+    assert splitter.feed(FIRST + TAIL[:3]) == [Frame("J", 3445, FIRST[14:], 0)]
+    assert splitter.buffered == 3
+    assert splitter.feed(TAIL[3:]) == [Frame("P", 2785, TAIL[14:], len(FIRST))]
+    assert splitter.buffered == 0
+    # Ended between frames: close raises nothing (twice) and the splitter still takes frames.
     splitter.close()
     splitter.close()
+    assert splitter.feed(TAIL) == [Frame("P", 2785, TAIL[14:], len(FIRST) + len(TAIL))]
 
 
 # ---- after an error ----------------------------------------------------------------------------
