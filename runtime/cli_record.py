@@ -106,10 +106,12 @@ def _record_body(args: argparse.Namespace) -> int:
     try:
         with _Interrupt() as interrupt:
             stream.connect()
-            query_id = stream.subscribe(
+            subscription = stream.subscribe(
                 cls, where=args.where, view=args.view, active_latency=args.active_latency
             )
-            _write_stream(args, stream, cls, query_id, writer=writer, interrupt=interrupt)
+            _write_stream(
+                args, stream, cls, subscription.query_id, writer=writer, interrupt=interrupt
+            )
     except KeyboardInterrupt:  # a second Ctrl-C, or one while connecting
         pass
     finally:

@@ -57,7 +57,7 @@ EXPECTED = {
 }
 TICKER = [("asset_type", pa.string()), ("ticker_src", pa.string()), ("ticker", pa.string())]
 EXPIRY = [*TICKER, ("expiration", pa.date32())]
-OPTION = [*EXPIRY, ("strike", pa.float64()), ("call_put", EXPECTED["Enum"])]
+OPTION = [*EXPIRY, ("strike", pa.float64()), ("call_put", pa.string())]
 KEYS = {"TickerKey": TICKER, "ExpiryKey": EXPIRY, "OptionKey": OPTION}
 
 AAPL = OptionKey("EQT", "NMS", "AAPL", dt.date(2026, 7, 17), 200, CallPut.CALL)

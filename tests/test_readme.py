@@ -88,23 +88,11 @@ def test_every_block_runs_against_the_local_server(
         assert proc.stdout.strip(), f"README.md line {line} printed nothing"
 
 
-def test_the_stream_example_is_reported_while_its_records_are_untyped(
-    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The stream client's typed API is another branch's work: until it lands, the README's
-    stream example keeps ``isinstance(event, Record)`` and this test says so in the output."""
+def test_the_stream_example_is_typed() -> None:
+    """The README's stream example iterates a typed subscription: no isinstance on events."""
     (stream_block,) = [code for _, code in RUNNABLE if "MLinkStream(" in code]
-    loose = any(
+    assert "isinstance(" not in stream_block
+    assert not any(
         p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         for p in inspect.signature(MLinkStream.__init__).parameters.values()
     )
-    assert "isinstance(event, Record)" in stream_block
-    if loose:
-        note = (
-            "README stream example: MLinkStream(...) takes *args/**kwargs here, so mypy checks "
-            "its arguments loosely and Record.message is Message | UnknownMessage; the example "
-            "stays in the isinstance form until the typed stream client is merged."
-        )
-        with capsys.disabled():  # shown in every run, not only on failure
-            print(f"\nNOTE {note}")
-        request.node.user_properties.append(("readme-stream-example", note))

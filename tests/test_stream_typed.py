@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from srmlink.errors import InvalidHostError
 from srmlink.message import Message
 from srmlink.messages import OptionNbboQuote
 from srmlink.stream import AsyncMLinkStream, MLinkStream, Record
-from srmlink.stream.client import websocket_address
 from srmlink.testing import TEST_API_KEY as KEY, ServerProcess
 
 from .conftest import snapshot_dir
@@ -121,32 +121,31 @@ def test_record_is_generic_in_its_message() -> None:
 @pytest.mark.parametrize(
     ("host", "scheme", "expected"),
     [
-        ("127.0.0.1:8642", None, ("127.0.0.1:8642", "wss")),
-        ("127.0.0.1:8642", "ws", ("127.0.0.1:8642", "ws")),
-        ("ws://127.0.0.1:8642", None, ("127.0.0.1:8642", "ws")),
-        ("http://127.0.0.1:8642/", None, ("127.0.0.1:8642", "ws")),
-        ("https://mlink.example.com", None, ("mlink.example.com", "wss")),
-        ("WSS://[::1]:9000", None, ("[::1]:9000", "wss")),
-        (None, None, ("mlink-live.nms.saturn.spiderrockconnect.com", "wss")),
+        ("127.0.0.1:8642", None, "wss://127.0.0.1:8642/mlink/proto"),
+        ("127.0.0.1:8642", "ws", "ws://127.0.0.1:8642/mlink/proto"),
+        ("ws://127.0.0.1:8642", None, "ws://127.0.0.1:8642/mlink/proto"),
+        ("http://127.0.0.1:8642/", None, "ws://127.0.0.1:8642/mlink/proto"),
+        ("https://mlink.example.com", None, "wss://mlink.example.com/mlink/proto"),
+        ("WSS://[::1]:9000", None, "wss://[::1]:9000/mlink/proto"),
+        (None, None, "wss://mlink-live.nms.saturn.spiderrockconnect.com/mlink/proto"),
     ],
 )
-def test_host_forms(host: str | None, scheme: str | None, expected: tuple[str, str]) -> None:
-    assert websocket_address(host, scheme, "live") == expected  # type: ignore[arg-type]
+def test_host_forms(host: str | None, scheme: str | None, expected: str) -> None:
+    # The one host parser of every transport (srmlink.endpoints.resolve_address).
+    assert AsyncMLinkStream("k", host=host, scheme=scheme).url == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("host", "scheme", "error"),
+    ("host", "scheme"),
     [
-        ("ftp://127.0.0.1", None, "scheme must be ws, wss, http or https"),
-        ("http://127.0.0.1:8642/rest/json", None, "must not have a path"),
-        ("ws://user:pw@127.0.0.1", None, "no credentials"),
-        ("ws://127.0.0.1", "wss", "contradicts"),
-        ("127.0.0.1:8642/mlink", None, "HOST\\[:PORT\\]"),
-        ("", None, "HOST\\[:PORT\\]"),
+        ("ftp://127.0.0.1", None),
+        ("http://127.0.0.1:8642/rest/json", None),
+        ("ws://user:pw@127.0.0.1", None),
+        ("127.0.0.1:8642/mlink", None),
+        ("", None),
+        ("127.0.0.1", "gopher"),
     ],
 )
-def test_bad_hosts_are_refused_clearly(host: str, scheme: str | None, error: str) -> None:
-    with pytest.raises(ValueError, match=error):
-        websocket_address(host, scheme, "live")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=error):
+def test_bad_hosts_are_refused_clearly(host: str, scheme: str | None) -> None:
+    with pytest.raises(InvalidHostError, match=r"HOST|scheme"):
         MLinkStream("k", host=host, scheme=scheme)  # type: ignore[arg-type]

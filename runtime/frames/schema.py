@@ -16,7 +16,7 @@ DateKey                   date32
 TimeSpan                  duration[us]
 TickerKey                 struct<asset_type, ticker_src, ticker>
 ExpiryKey                 TickerKey's struct + expiration: date32
-OptionKey                 ExpiryKey's struct + strike: float64, call_put: dictionary
+OptionKey                 ExpiryKey's struct + strike: float64, call_put: string
 Repeater                  list<struct<the group's fields>>
 ========================  ===============================================================
 
@@ -94,7 +94,6 @@ def _key_struct(kind: str) -> pa.DataType:
     types = {
         "expiration": pa.date32(),
         "strike": pa.float64(),
-        "call_put": _dictionary(),
     }
     return pa.struct([pa.field(name, types.get(name, pa.string())) for name, _ in KEY_PARTS[kind]])
 

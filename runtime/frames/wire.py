@@ -97,9 +97,6 @@ def _cast(array: pa.Array, spec: FieldSpec, target: pa.DataType) -> pa.Array:
 
 
 def _cast_part(array: pa.Array, name: str, target: pa.DataType) -> pa.Array:
-    pc = require("pyarrow.compute")
-    if name == "call_put":
-        return pc.dictionary_encode(array).cast(target)
     return array.cast(target)
 
 

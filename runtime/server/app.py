@@ -271,6 +271,34 @@ class _Connection:
                 await self.send(self.session.heartbeat())
 
 
+def _fault_endpoint(
+    handler: RestHandler, connections: set[_Connection]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /srmlink/fault/{kind}``: drop, stall or corrupt every open WebSocket."""
+
+    async def fault(request: web.Request) -> web.Response:
+        kind = request.match_info["kind"]
+        key = next((v for k, v in request.query.items() if k.lower() == "apikey"), "")
+        if not (handler.authorised(_bearer(request)) or handler.authorised_key(key)):
+            raise web.HTTPUnauthorized(text="fault injection needs the server's API key or a JWT")
+        if kind not in _FAULTS:
+            raise web.HTTPNotFound(text=f"unknown fault {kind!r}; one of {', '.join(_FAULTS)}")
+        seconds = _stall_seconds(request.query.get("seconds")) if kind == "stall" else None
+        targets = list(connections)
+        for connection in targets:
+            if kind == "drop":
+                if connection.transport is not None:
+                    connection.transport.abort()
+            elif kind == "stall":
+                connection.stall(seconds)
+            else:
+                await connection.ws.send_bytes(b"\r\nJ0x!?garbage-not-a-frame")
+        log.warning("fault injected: %s on %d connection(s)", kind, len(targets))
+        return web.json_response({"fault": kind, "connections": len(targets)})
+
+    return fault
+
+
 def create_app(
     handler: RestHandler,
     *,
@@ -316,25 +344,7 @@ def create_app(
             connections.discard(connection)
         return ws
 
-    async def fault(request: web.Request) -> web.Response:
-        kind = request.match_info["kind"]
-        key = next((v for k, v in request.query.items() if k.lower() == "apikey"), "")
-        if not (handler.authorised(_bearer(request)) or handler.authorised_key(key)):
-            raise web.HTTPUnauthorized(text="fault injection needs the server's API key or a JWT")
-        if kind not in _FAULTS:
-            raise web.HTTPNotFound(text=f"unknown fault {kind!r}; one of {', '.join(_FAULTS)}")
-        seconds = _stall_seconds(request.query.get("seconds")) if kind == "stall" else None
-        targets = list(connections)
-        for connection in targets:
-            if kind == "drop":
-                if connection.transport is not None:
-                    connection.transport.abort()
-            elif kind == "stall":
-                connection.stall(seconds)
-            else:
-                await connection.ws.send_bytes(b"\r\nJ0x!?garbage-not-a-frame")
-        log.warning("fault injected: %s on %d connection(s)", kind, len(targets))
-        return web.json_response({"fault": kind, "connections": len(targets)})
+    fault = _fault_endpoint(handler, connections)
 
     async def route(request: web.Request) -> web.StreamResponse:
         # MLink's paths are case-insensitive (SpiderRock's samples write /rest/JSON).

@@ -35,7 +35,6 @@ import warnings
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
-from urllib.parse import urlsplit
 
 import websockets
 from attrs import evolve
@@ -44,7 +43,7 @@ from ..auth import Credentials, protect_logs, redact
 from ..clauses import clause_text
 from ..codec import Encoding
 from ..drift import DriftItem
-from ..endpoints import ENDPOINTS
+from ..endpoints import ENDPOINTS, resolve_address
 from ..errors import SchemaDriftWarning, SRMLinkError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
@@ -56,40 +55,11 @@ from .events import Event
 from .protocol import SIGNAL_READY, ClientProtocol, Flow, RequestOptions, StreamRequest
 from .subscription import AsyncSubscription
 
-__all__ = ["ENDPOINTS", "AsyncMLinkStream", "Scheme", "websocket_address"]
+__all__ = ["ENDPOINTS", "AsyncMLinkStream", "Scheme"]
 
 Scheme = Literal["ws", "wss"]
 M = TypeVar("M", bound=Message)
-_URL_SCHEMES: dict[str, Scheme] = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}
 KeyFilter = TickerKey | ExpiryKey | OptionKey
-
-
-def websocket_address(
-    host: str | None, scheme: Scheme | None, endpoint: Literal["live", "delayed"]
-) -> tuple[str, Scheme]:
-    """``(HOST[:PORT], scheme)`` for ``host`` given as ``HOST[:PORT]`` or as a
-    ``ws(s)://`` / ``http(s)://`` URL (``http`` means ``ws``); the endpoint's host if None.
-
-    Raises:
-        ValueError: ``host`` is neither, or the URL has a path, query or credentials.
-    """
-    if host is None:
-        return ENDPOINTS[endpoint], scheme or "wss"
-    if "://" not in host:
-        if not host or any(ch in host for ch in "/?#@ ") or host != host.strip():
-            raise ValueError(f"host must be HOST[:PORT] or a ws(s)/http(s) URL, not {host!r}")
-        return host, scheme or "wss"
-    url = urlsplit(host)
-    url_scheme = _URL_SCHEMES.get(url.scheme.lower())
-    if url_scheme is None:
-        raise ValueError(f"host URL scheme must be ws, wss, http or https, not {url.scheme!r}")
-    if not url.hostname or url.username or url.password or url.query or url.fragment:
-        raise ValueError("host URL must be SCHEME://HOST[:PORT] (no credentials or query)")
-    if url.path not in ("", "/"):
-        raise ValueError(f"host URL must not have a path ({url.path!r}): the client adds it")
-    if scheme is not None and scheme != url_scheme:
-        raise ValueError(f"scheme={scheme!r} contradicts the host URL's {url.scheme!r}")
-    return url.netloc, url_scheme
 
 
 class AsyncMLinkStream:
@@ -166,8 +136,8 @@ class AsyncMLinkStream:
         )
         self.registry = registry if registry is not None else default_registry()
         protect_logs()
-        address, url_scheme = websocket_address(host, scheme, endpoint)
-        self.url = f"{url_scheme}://{address}/mlink/{encoding}"
+        address = resolve_address(host, endpoint=endpoint, scheme=scheme, websocket=True)
+        self.url = address.url(f"mlink/{encoding}")
         self._jwt = jwt
         self._credentials = credentials
         self._connections = [
@@ -190,7 +160,7 @@ class AsyncMLinkStream:
         self._ids = itertools.count(1)
         self.closed = False
         self._check_drift = check_drift
-        self._rest = (address, "https" if url_scheme == "wss" else "http")
+        self._rest = (address.host, "https" if address.scheme == "wss" else "http")
 
     def __repr__(self) -> str:
         stripes = [c.stripe for c in self._connections if c.stripe is not None]
