@@ -308,6 +308,7 @@ def _groups(
     order: list[str] = []
     dict_children: dict[str, list[DictField]] = {}
     dict_rows: dict[str, DictField] = {}
+    spelled: dict[str, str] = {}
     for row in rows:
         if row.sr_type == "Repeater":
             key = normalise(row.name)
@@ -317,6 +318,7 @@ def _groups(
     for row in rows:
         if row.repeater is not None:
             key = normalise(row.repeater)
+            spelled.setdefault(key, row.repeater)
             if key not in dict_children:
                 order.append(key)
                 dict_children[key] = []
@@ -329,11 +331,7 @@ def _groups(
     parent_fields: list[Field] = []
     for key in order:
         proto_field, proto_nested = pool.groups.get(key, (None, None))
-        wire = (
-            dict_rows[key].name
-            if key in dict_rows
-            else pascal(proto_field.name if proto_field else key)
-        )
+        wire = _group_wire_name(dict_rows.get(key), proto_nested, spelled.get(key, key))
         class_name = f"{name}{pascal(snake(wire))}"
         group_pool = ProtoPool.of_group(proto_nested)
         children = builder.build_fields(
@@ -353,3 +351,19 @@ def _groups(
         )
         parent_fields.append(builder.group_field(dict_rows.get(key), proto_field, wire, class_name))
     return tuple(groups), parent_fields
+
+
+def _group_wire_name(row: DictField | None, nested: ProtoMessage | None, spelling: str) -> str:
+    """The JSON name of a repeated group: the dictionary's Repeater row, else the proto's.
+
+    SpiderRock names a repeater after its nested message type (all 72 Repeater rows of the
+    2026 dictionary do: ``Subscribe``, ``Underlying``), so a proto-only group takes the nested
+    message's name (``TKeyFilters``, ``MsgTypes``), not the field's (``tkey_filters``), whose
+    word boundaries are lost. Otherwise the spelling the dictionary's children give, in
+    SpiderRock's upper camel case.
+    """
+    if row is not None:
+        return row.name
+    if nested is not None:
+        return nested.name
+    return pascal(spelling)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from srmlink.codegen.build import build_schema
+from srmlink.codegen.ir import Message, Schema
+from srmlink.codegen.sources import load_sources
 
 from .conftest import SNAPSHOTS, run_python, snapshot_dir
 
@@ -145,3 +148,74 @@ def test_2026_reconciliation_facts() -> None:
     assert [g.wire_name for g in subscribe.groups] == ["Subscribe", "Unsubscribe", "View"]
     group = subscribe.groups[0]
     assert [f.wire_name for f in group.fields] == ["msgName", "msgPKey", "highwaterTs"]
+
+
+@functools.cache
+def _schema(snapshot: str) -> Schema:
+    return build_schema(snapshot_dir(snapshot))
+
+
+def _message(snapshot: str, name: str) -> Message:
+    return next(m for m in _schema(snapshot).messages if m.name == name)
+
+
+def _groups(message: Message) -> dict[str, tuple[str, str, list[str]]]:
+    """wire name -> (class name, parent's Python attribute, children's wire names)."""
+    attrs = {f.group: f.py_name for f in message.fields if f.group is not None}
+    return {
+        g.wire_name: (g.class_name, attrs[g.class_name], [f.wire_name for f in g.fields])
+        for g in message.groups
+    }
+
+
+# The spec's MLinkQuery sample and SpiderRock's clients spell these; 2023-05's proto still has
+# the singular nested message MsgType (2023-07 renamed it MsgTypes and added msgName).
+_QUERY_KEY_FILTERS = {
+    "TKeyFilters": ("MLinkQueryTKeyFilters", "tkey_filters", ["tickerKey"]),
+    "EKeyFilters": ("MLinkQueryEKeyFilters", "ekey_filters", ["expiryKey"]),
+    "OKeyFilters": ("MLinkQueryOKeyFilters", "okey_filters", ["optionKey"]),
+}
+_QUERY_ITEM = ["msgType", "schemaHash", "localMsgType", "localMsgName", "view", "where"]
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "msg_types"),
+    [
+        (
+            "2023-07",
+            {"MsgTypes": ("MLinkQueryMsgTypes", "msg_types", ["msgName", *_QUERY_ITEM])},
+        ),
+        ("2023-05", {"MsgType": ("MLinkQueryMsgType", "msg_type", _QUERY_ITEM)}),
+    ],
+)
+def test_2023_query_repeaters_are_named_like_the_spec(
+    snapshot: str, msg_types: dict[str, tuple[str, str, list[str]]]
+) -> None:
+    assert _groups(_message(snapshot, "MLinkQuery")) == {**_QUERY_KEY_FILTERS, **msg_types}
+
+
+def test_2026_repeaters_keep_the_dictionary_names() -> None:
+    subscribe = _groups(_message("2026-07", "MLinkSubscribe"))
+    assert {wire: attr for wire, (_, attr, _) in subscribe.items()} == {
+        "Subscribe": "subscribe",
+        "Unsubscribe": "unsubscribe",
+        "View": "view",
+    }
+    # Proto-only: the nested message's name, as the dictionary writes versioned names.
+    underlying = _groups(_message("2026-07", "RootDefinition"))["Underlying_V7"]
+    assert underlying[:2] == ("RootDefinitionUnderlyingV7", "underlying_v7")
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_proto_repeaters_are_named_after_their_nested_message(snapshot: str) -> None:
+    schema = _schema(snapshot)
+    protos = load_sources(snapshot_dir(snapshot)).protos
+    assert protos is not None
+    nested = {
+        (m.name, f.name): f.type_name
+        for m in protos.messages
+        for f in m.fields
+        if f.repeated and f.type == "message" and f.type_name in {n.name for n in m.nested}
+    }
+    named = {(m.name, g.proto_name): g.wire_name for m in schema.messages for g in m.groups}
+    assert nested and {k: named[k] for k in nested} == nested

@@ -254,9 +254,9 @@ class StreamSession:
         keys = [
             (str(key), attr)
             for group, member, attr in (
-                ("TkeyFilters", "tickerKey", "ticker_key"),
-                ("EkeyFilters", "expiryKey", "expiry_key"),
-                ("OkeyFilters", "optionKey", None),
+                ("TKeyFilters", "tickerKey", "ticker_key"),
+                ("EKeyFilters", "expiryKey", "expiry_key"),
+                ("OKeyFilters", "optionKey", None),
             )
             for item in (wire_value(message, group) or ())
             if (key := wire_value(item, member)) is not None

@@ -165,17 +165,17 @@ class ClientProtocol:
         kind = ("Incr" if incremental else "Full") + ("Subscription" if sub.live else "Query")
         cls = self.registry.by_name(sub.msg_name)
         filters: dict[str, list[dict[str, object]]] = {
-            "TkeyFilters": [],
-            "EkeyFilters": [],
-            "OkeyFilters": [],
+            "TKeyFilters": [],
+            "EKeyFilters": [],
+            "OKeyFilters": [],
         }
         for key in sub.keys:
             if isinstance(key, OptionKey):
-                filters["OkeyFilters"].append({"optionKey": key})
+                filters["OKeyFilters"].append({"optionKey": key})
             elif isinstance(key, ExpiryKey):
-                filters["EkeyFilters"].append({"expiryKey": key})
+                filters["EKeyFilters"].append({"expiryKey": key})
             else:
-                filters["TkeyFilters"].append({"tickerKey": key})
+                filters["TKeyFilters"].append({"tickerKey": key})
         return self._frame(
             "MLinkQuery",
             queryLabel=_label(sub.query_id),
