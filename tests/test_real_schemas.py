@@ -67,6 +67,8 @@ def test_every_getmsgtypes_entry_resolves(snapshot: str, staged: Callable[[Path]
         ("2023-05", "OptionNbboQuote", 2745),
         ("2023-05", "QueryResult", 3320),
         ("2023-07", "OptionNbboQuote", 2785),
+        ("2023-07", "MLinkAdmin", 3288),
+        ("2023-07", "QueryResult", 3320),
     ],
 )
 def test_known_message_numbers(
@@ -219,3 +221,40 @@ def test_proto_repeaters_are_named_after_their_nested_message(snapshot: str) -> 
     }
     named = {(m.name, g.proto_name): g.wire_name for m in schema.messages for g in m.groups}
     assert nested and {k: named[k] for k in nested} == nested
+
+
+def test_2023_07_control_messages_take_published_numbers() -> None:
+    schema = _schema("2023-07")
+    fallbacks = {i.message: i.detail for i in schema.issues if i.kind == "mnum-fallback"}
+    numbered = {m.name: m.mnum for m in schema.messages if m.name in fallbacks}
+    assert {m.name: m.mnum for m in schema.messages if m.token == "MLinkWs"} == {
+        "MLinkAdmin": 3288,
+        "MLinkLogon": 3289,
+        "MLinkQuery": 3310,
+        "MLinkResponse": 3385,
+        "MLinkSignalReady": 3316,
+        "MLinkDataAck": 3317,
+    }
+    # Each use is reported with its evidence: every MLinkWs message, and the REST ones the
+    # published material numbers (AggregateNumeric, MsgLayout ... stay without).
+    assert numbered == {
+        **{m.name: m.mnum for m in schema.messages if m.token == "MLinkWs"},
+        "MLinkApiKey": 3319,
+        "QueryResult": 3320,
+        "MLinkCount": 3321,
+        "MsgTickerKey": 3323,
+        "MsgExpiryKey": 3324,
+        "MsgOptionKey": 3325,
+        "MsgDesc": 3330,
+        "FieldDesc": 3331,
+        "PostAck": 3339,
+    }
+    assert "mlink-api.md" in fallbacks["MLinkResponse"]
+    assert "2023-05 getmsgtypes" in fallbacks["MLinkAdmin"]
+    numbers = [m.mnum for m in schema.messages if m.mnum is not None]
+    assert len(numbers) == len(set(numbers))
+
+
+@pytest.mark.parametrize("snapshot", ["2026-07", "2023-05"])
+def test_numbered_snapshots_need_no_fallback(snapshot: str) -> None:
+    assert not [i for i in _schema(snapshot).issues if i.kind == "mnum-fallback"]
