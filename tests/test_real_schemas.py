@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
 from srmlink.codegen.build import build_schema
 from srmlink.codegen.ir import Message, Schema
 from srmlink.codegen.sources import load_sources
 
-from .conftest import SNAPSHOTS, run_python, snapshot_dir
+from .conftest import SNAPSHOTS, run_python, snapshot_dir, snapshot_registry
 
 
 @pytest.mark.parametrize("snapshot", SNAPSHOTS)
@@ -258,3 +261,34 @@ def test_2023_07_control_messages_take_published_numbers() -> None:
 @pytest.mark.parametrize("snapshot", ["2026-07", "2023-05"])
 def test_numbered_snapshots_need_no_fallback(snapshot: str) -> None:
     assert not [i for i in _schema(snapshot).issues if i.kind == "mnum-fallback"]
+
+
+def test_field_descriptions_reach_help(staged: Callable[[Path], Path]) -> None:
+    quote = snapshot_registry(staged, "2026-07").by_name("OptionNbboQuote")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        help(quote)
+    text = " ".join(out.getvalue().replace("|", " ").split())
+    # The dictionary's description of bidExch, in the Attributes section help() prints.
+    assert "Attributes:" in text
+    assert "bid_exch: first (or largest remaining) exchange at bid price. Wire ``bidExch``" in text
+    bid_exch = attrs.fields_dict(quote)["bid_exch"]
+    assert bid_exch.metadata == {
+        "description": "first (or largest remaining) exchange at bid price",
+        "sr_type": "Enum",
+    }
+
+
+def test_long_descriptions_survive_line_splitting(staged: Callable[[Path], Path]) -> None:
+    registry = snapshot_registry(staged, "2026-07")
+    long = [
+        (m.name, f.py_name, " ".join(f.description.split()))
+        for m in _schema("2026-07").messages
+        for f in m.fields
+        if len(f.description) > 80
+    ]
+    assert len(long) > 50
+    assert [
+        (name, attr, attrs.fields_dict(registry.by_name(name))[attr].metadata["description"])
+        for name, attr, _ in long
+    ] == long
