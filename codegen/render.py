@@ -122,6 +122,8 @@ def _declaration(name: str, annotation: str, sr_type: str, description: str, doc
     args = (
         f'default=None, metadata={{"description": {_literal(description)}, "sr_type": "{sr_type}"}}'
     )
+    if "\n" not in head and len(head) + len(args) + 1 <= _LINE:
+        return f'{head}{args})\n    """{_docstring(doc)}"""'
     if len(args) + 8 <= _LINE:
         body = f"        {args}\n"
     else:

@@ -77,9 +77,7 @@ class WidgetDefinitionPKey(PrimaryKey):
         default=None, metadata={"description": "", "sr_type": "Enum"}
     )
     """Wire ``market``, Enum, proto field 11."""
-    venue: str | None = attrs.field(
-        default=None, metadata={"description": "", "sr_type": "String"}
-    )
+    venue: str | None = attrs.field(default=None, metadata={"description": "", "sr_type": "String"})
     """Wire ``venue``, String, proto field 12."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
