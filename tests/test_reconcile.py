@@ -82,6 +82,10 @@ def test_composite_key_round_trips_through_text(tmp_path: Path) -> None:
         assert str(key) == text and key.market.wire_name == "Lit"
         assert WidgetDefinitionPKey.parse(str(key)) == key and hash(key) == hash(
             WidgetDefinitionPKey.parse(text))
+        # A separator or backslash inside a part is escaped; an empty part is one not set.
+        odd = WidgetDefinitionPKey(ekey=key.ekey, market=None, venue="X|Y\\\\Z")
+        assert str(odd) == "AAPL-NMS-EQT-2026-07-17||X\\\\|Y\\\\\\\\Z"
+        assert WidgetDefinitionPKey.parse(str(odd)) == odd
         for bad in ("AAPL-NMS-EQT-2026-07-17|Lit", "AAPL-NMS-EQT-2026-13-17|Lit|X",
                     "AAPL-NMS-EQT-2026-07-17|Nope|X"):
             try:
