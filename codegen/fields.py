@@ -257,9 +257,14 @@ class FieldBuilder:
     def group_field(
         self, row: DictField | None, proto: ProtoField | None, wire: str, class_name: str
     ) -> Field:
-        """The parent's field holding a repeated group."""
+        """The parent's field holding a repeated group.
+
+        Without a dictionary row the Python name follows the proto field (``tkey_filters``, as
+        protoc's Python classes spell it), since the wire name may split a word (``TKeyFilters``).
+        """
+        named = proto_json_name(proto.name) if row is None and proto is not None else wire
         return Field(
-            py_name=safe_attribute(snake(wire)),
+            py_name=safe_attribute(snake(named)),
             wire_name=wire,
             sr_type="Repeater",
             proto_name=proto.name if proto is not None else None,

@@ -2,8 +2,9 @@
 
 Rules (see ``docs/protocol-notes.md`` of the shared material):
 - messages are matched by name (case-insensitively; a case difference is reported);
-- mNum: getmsgtypes wins over the dictionary's ``Message ID``; token: getmsgtypes, then the
-  dictionary, then the proto's folder;
+- mNum: getmsgtypes wins over the dictionary's ``Message ID``; an MLink control message that
+  no source numbers takes the published number of :mod:`.known_numbers` (reported); token:
+  getmsgtypes, then the dictionary, then the proto's folder;
 - fields are matched by normalised name, never by number (the sources disagree on hundreds);
   the JSON wire name comes from the dictionary, proto number and type from the proto;
 - every disagreement becomes an :class:`~srmlink.codegen.ir.Issue`; nothing is dropped.
@@ -19,6 +20,7 @@ from attrs import define, field
 from .enums import EnumCollector
 from .fields import FieldBuilder, ProtoPool
 from .ir import Field, Group, Issue, Message, Origin, Schema, Undefined
+from .known_numbers import CONTROL_MESSAGE_NUMBERS
 from .naming import module_name, normalise, pascal, snake
 from .sources.models import DictField, DictMessage, MsgType, ProtoMessage, SchemaSources
 
@@ -49,6 +51,7 @@ def reconcile(sources: SchemaSources, label: str) -> Schema:
     issues: list[Issue] = []
     candidates = _gather(sources, issues)
     enums = EnumCollector(sources.protos.enums if sources.protos else (), issues)
+    taken = frozenset(n for c in candidates.values() if (n := _source_mnum(c)) is not None)
     messages: list[Message] = []
     undefined: list[Undefined] = []
     for cand in sorted(candidates.values(), key=lambda c: c.name):
@@ -64,7 +67,7 @@ def reconcile(sources: SchemaSources, label: str) -> Schema:
                 )
             )
             continue
-        messages.append(_message(cand, enums, issues))
+        messages.append(_message(cand, enums, issues, taken))
     return Schema(
         label=label,
         fingerprint=sources.fingerprint,
@@ -118,7 +121,16 @@ def _gather(sources: SchemaSources, issues: list[Issue]) -> dict[str, _Candidate
     return by_key
 
 
-def _message(cand: _Candidate, enums: EnumCollector, issues: list[Issue]) -> Message:
+def _source_mnum(cand: _Candidate) -> int | None:
+    """The number the schema's own sources give ``cand`` (getmsgtypes first)."""
+    if cand.msgtype is not None:
+        return cand.msgtype.mnum
+    return cand.dictionary.mnum if cand.dictionary is not None else None
+
+
+def _message(
+    cand: _Candidate, enums: EnumCollector, issues: list[Issue], taken: frozenset[int]
+) -> Message:
     name, proto, dmsg, mt = cand.name, cand.proto, cand.dictionary, cand.msgtype
     if proto is not None and dmsg is not None:
         origin = Origin.BOTH
@@ -137,7 +149,7 @@ def _message(cand: _Candidate, enums: EnumCollector, issues: list[Issue]) -> Mes
         issues.append(
             Issue("message-only-in-dictionary", name, None, "no .proto definition: JSON only")
         )
-    mnum = _mnum(name, dmsg, mt, issues)
+    mnum = _mnum(name, dmsg, mt, issues, taken)
     token = _token(name, proto, dmsg, mt, issues)
     builder = FieldBuilder(name, enums, issues)
     pool = ProtoPool.of(proto)
@@ -172,7 +184,11 @@ def _message(cand: _Candidate, enums: EnumCollector, issues: list[Issue]) -> Mes
 
 
 def _mnum(
-    name: str, dmsg: DictMessage | None, mt: MsgType | None, issues: list[Issue]
+    name: str,
+    dmsg: DictMessage | None,
+    mt: MsgType | None,
+    issues: list[Issue],
+    taken: frozenset[int],
 ) -> int | None:
     dict_mnum = dmsg.mnum if dmsg is not None else None
     if mt is not None:
@@ -187,12 +203,25 @@ def _mnum(
             )
         return mt.mnum
     if dict_mnum is None:
+        known = CONTROL_MESSAGE_NUMBERS.get(name)
+        if known is not None and known.mnum not in taken:
+            issues.append(
+                Issue(
+                    "mnum-fallback",
+                    name,
+                    None,
+                    f"no source of this schema numbers it; using {known.mnum}, "
+                    f"published in {known.evidence}",
+                )
+            )
+            return known.mnum
+        clash = f" (the published {known.mnum} is another message's here)" if known else ""
         issues.append(
             Issue(
                 "message-without-number",
                 name,
                 None,
-                "no source gives an mNum: framed encodings cannot carry it",
+                f"no source gives an mNum{clash}: framed encodings cannot carry it",
             )
         )
     return dict_mnum
@@ -308,6 +337,7 @@ def _groups(
     order: list[str] = []
     dict_children: dict[str, list[DictField]] = {}
     dict_rows: dict[str, DictField] = {}
+    spelled: dict[str, str] = {}
     for row in rows:
         if row.sr_type == "Repeater":
             key = normalise(row.name)
@@ -317,6 +347,7 @@ def _groups(
     for row in rows:
         if row.repeater is not None:
             key = normalise(row.repeater)
+            spelled.setdefault(key, row.repeater)
             if key not in dict_children:
                 order.append(key)
                 dict_children[key] = []
@@ -329,11 +360,7 @@ def _groups(
     parent_fields: list[Field] = []
     for key in order:
         proto_field, proto_nested = pool.groups.get(key, (None, None))
-        wire = (
-            dict_rows[key].name
-            if key in dict_rows
-            else pascal(proto_field.name if proto_field else key)
-        )
+        wire = _group_wire_name(dict_rows.get(key), proto_nested, spelled.get(key, key))
         class_name = f"{name}{pascal(snake(wire))}"
         group_pool = ProtoPool.of_group(proto_nested)
         children = builder.build_fields(
@@ -353,3 +380,19 @@ def _groups(
         )
         parent_fields.append(builder.group_field(dict_rows.get(key), proto_field, wire, class_name))
     return tuple(groups), parent_fields
+
+
+def _group_wire_name(row: DictField | None, nested: ProtoMessage | None, spelling: str) -> str:
+    """The JSON name of a repeated group: the dictionary's Repeater row, else the proto's.
+
+    SpiderRock names a repeater after its nested message type (all 72 Repeater rows of the
+    2026 dictionary do: ``Subscribe``, ``Underlying``), so a proto-only group takes the nested
+    message's name (``TKeyFilters``, ``MsgTypes``), not the field's (``tkey_filters``), whose
+    word boundaries are lost. Otherwise the spelling the dictionary's children give, in
+    SpiderRock's upper camel case.
+    """
+    if row is not None:
+        return row.name
+    if nested is not None:
+        return nested.name
+    return pascal(spelling)

@@ -56,12 +56,13 @@ def _environment() -> Environment:
     env.filters["doc"] = _docstring
     env.filters["py_type"] = _py_type
     env.filters["pyrepr"] = _literal
-    env.filters["field_doc"] = _field_doc
     env.filters["spec"] = _spec
     env.filters["message_facts"] = _message_facts
     env.filters["enum_facts"] = _enum_facts
     env.filters["enum_base"] = enum_base
-    env.filters["attribute"] = lambda f: _attribute(f.py_name, _py_type(f))
+    env.filters["declaration"] = _field_declaration
+    env.filters["attributes"] = _attributes_section
+    env.globals["pkey_declaration"] = _pkey_declaration
     env.globals["call"] = _call
     env.globals["reexport"] = _reexport
     return env
@@ -79,11 +80,15 @@ _LINE = 100
 
 def _docstring(text: str, indent: int = 4) -> str:
     """Text safe inside a triple-quoted docstring, wrapped so that lines with the quotes fit."""
-    text = " ".join(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').split())
+    text = _escape_doc(text)
     if text.endswith('"'):
         text += " "
     lines = textwrap.wrap(text, width=_LINE - indent - 6) or [""]
     return ("\n" + " " * indent).join(line.rstrip() for line in lines)
+
+
+def _escape_doc(text: str) -> str:
+    return " ".join(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').split())
 
 
 def _call(name: str, args: list[str], indent: int) -> str:
@@ -103,12 +108,74 @@ def _reexport(module: str, name: str) -> str:
     return f"    from .{module} import (\n        {name} as {name},\n    )"
 
 
-def _attribute(name: str, annotation: str) -> str:
-    """An optional attribute declaration at class level, split when too long."""
-    line = f"    {name}: {annotation} | None = None"
-    if len(line) <= _LINE:
-        return line
-    return f"    {name}: (\n        {annotation} | None\n    ) = None"
+def _declaration(name: str, annotation: str, sr_type: str, description: str, doc: str) -> str:
+    """An optional attribute declared with ``attrs.field``, followed by its docstring.
+
+    The description travels in the field's metadata (with the SR type) for code that reads
+    ``attrs.fields``; the attribute docstring is what IDE hovers show. Lines are split as ruff
+    format would split them, long descriptions into implicitly concatenated pieces.
+    """
+    head = f"    {name}: {annotation} | None = attrs.field("
+    if len(head) > _LINE:
+        head = f"    {name}: (\n        {annotation} | None\n    ) = attrs.field("
+    description = " ".join(description.split())
+    args = (
+        f'default=None, metadata={{"description": {_literal(description)}, "sr_type": "{sr_type}"}}'
+    )
+    if "\n" not in head and len(head) + len(args) + 1 <= _LINE:
+        return f'{head}{args})\n    """{_docstring(doc)}"""'
+    if len(args) + 8 <= _LINE:
+        body = f"        {args}\n"
+    else:
+        # Implicitly concatenated pieces, each ending in the space it was split at.
+        pieces = textwrap.wrap(
+            description, width=_LINE - 24, break_long_words=False, break_on_hyphens=False
+        )
+        literals = [_literal(p + " ") for p in pieces[:-1]] + [_literal(pieces[-1])]
+        value = (
+            literals[0]
+            if len(literals) == 1
+            and len(literals[0]) <= _LINE - len('            "description": ,')
+            else "(\n" + "".join(f"                {x}\n" for x in literals) + "            )"
+        )
+        body = (
+            "        default=None,\n        metadata={\n"
+            f'            "description": {value},\n'
+            f'            "sr_type": "{sr_type}",\n        }},\n'
+        )
+    return f'{head}\n{body}    )\n    """{_docstring(doc)}"""'
+
+
+def _field_declaration(field: Field) -> str:
+    return _declaration(
+        field.py_name, _py_type(field), field.sr_type, field.description, _field_text(field)
+    )
+
+
+_PKEY_DOC = "Primary key (``pkey`` on the wire)."
+
+
+def _pkey_declaration(message: Message) -> str:
+    assert message.pkey is not None
+    return _declaration("pkey", message.pkey.class_name, "PKey", "Primary key", _PKEY_DOC)
+
+
+def _attributes_section(fields: Iterable[Field], pkey: bool = False) -> str:
+    """A Google-style ``Attributes:`` section (what help() and IDEs show), indented for a class
+    docstring; empty when there are no fields."""
+    entries = [("pkey", _PKEY_DOC)] if pkey else []
+    entries += [(f.py_name, _field_text(f)) for f in fields]
+    if not entries:
+        return ""
+    lines = ["", "    Attributes:"]
+    for name, text in entries:
+        lines += textwrap.wrap(
+            f"{name}: {_escape_doc(text)}",
+            width=_LINE - 4,
+            initial_indent=" " * 8,
+            subsequent_indent=" " * 12,
+        )
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def _py_type(field: Field) -> str:
@@ -156,14 +223,13 @@ def _module_view(
     )
 
 
-def _field_doc(field: Field) -> str:
+def _field_text(field: Field) -> str:
     facts = f"Wire ``{field.wire_name}``, {field.sr_type}"
     if field.proto_number is not None:
         facts += f", proto field {field.proto_number}"
     else:
         facts += ", JSON only"
-    text = f"{field.description.rstrip('.')}. {facts}." if field.description else f"{facts}."
-    return _docstring(text)
+    return f"{field.description.rstrip('.')}. {facts}." if field.description else f"{facts}."
 
 
 def _spec(field: Field) -> str:

@@ -103,7 +103,11 @@ class Group:
 class PrimaryKey:
     """Base class of generated primary-key classes; ``str(pkey)`` is the flat form.
 
-    Composite keys join their parts with ``|`` (``AAPL-NMS-EQT-2023-12-01|Live``).
+    A single-part key prints as its part (``AAPL-NMS-EQT``). Composite keys join their parts
+    with ``|`` (``AAPL-NMS-EQT-2023-12-01|Live``), a ``|`` or ``\\`` inside a part escaped with
+    ``\\`` (``a\\|b``), so distinct keys never print alike. A part that is not set prints empty,
+    and an empty part parses as not set (proto3 cannot tell an empty or zero part from a
+    missing one either).
     """
 
     __slots__ = ()
@@ -111,31 +115,63 @@ class PrimaryKey:
     SPEC: ClassVar[MessageSpec]
 
     def __str__(self) -> str:
-        return "|".join(_format_part(getattr(self, f.name), f) for f in self.SPEC.fields)
+        parts = [_format_part(getattr(self, f.name)) for f in self.SPEC.fields]
+        return parts[0] if len(parts) == 1 else "|".join(map(_escape, parts))
 
     @classmethod
     def parse(cls, text: str) -> Self:
-        """Parse the flat form; raises :class:`~srmlink.errors.KeyParseError`."""
-        parts = text.split("|")
+        """Parse the flat form; raises :class:`~srmlink.errors.KeyParseError` naming the part."""
         specs = cls.SPEC.fields
+        parts = [(0, text)] if len(specs) == 1 else _split(text)
         if len(parts) != len(specs):
+            names = "|".join(f.wire_name for f in specs)
             raise KeyParseError(
-                text, 0, f"{cls.__name__} has {len(specs)} part(s) joined by '|', got {len(parts)}"
+                text,
+                0,
+                f"{cls.__name__} has {len(specs)} part(s) ({names}) joined by '|', "
+                f"got {len(parts)}",
             )
         values: dict[str, Any] = {}
-        offset = 0
-        for part, spec in zip(parts, specs, strict=True):
+        for number, ((offset, part), spec) in enumerate(zip(parts, specs, strict=True), 1):
+            where = f"{cls.__name__} part {number} ({spec.wire_name}, {spec.sr_type})"
             try:
-                values[spec.name] = _parse_part(part, spec)
+                values[spec.name] = _parse_part(part, spec) if part else None
             except KeyParseError as exc:
-                raise KeyParseError(text, offset + exc.position, exc.reason) from None
+                raise KeyParseError(text, offset + exc.position, f"{where}: {exc.reason}") from None
             except ValueError as exc:
-                raise KeyParseError(text, offset, f"{spec.wire_name}: {exc}") from None
-            offset += len(part) + 1
+                raise KeyParseError(text, offset, f"{where}: {exc}") from None
         return cls(**values)
 
 
-def _format_part(value: object, spec: FieldSpec) -> str:
+def _escape(part: str) -> str:
+    return part.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _split(text: str) -> list[tuple[int, str]]:
+    """The unescaped parts of a flat key, each with its offset in ``text``.
+
+    ``\\`` escapes only ``|`` and ``\\``; any other backslash is kept as written.
+    """
+    parts: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and text[i + 1 : i + 2] in ("|", "\\"):
+            current.append(text[i + 1])
+            i += 2
+            continue
+        if char == "|":
+            parts.append((start, "".join(current)))
+            current, start = [], i + 1
+        else:
+            current.append(char)
+        i += 1
+    parts.append((start, "".join(current)))
+    return parts
+
+
+def _format_part(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, SREnum):

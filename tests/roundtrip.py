@@ -31,7 +31,7 @@ _PROTO_INT_RANGES = {
     "uint64": (0, 2**64 - 1),
     "bool": (0, 1),
 }
-_SR_INT_RANGES = {
+SR_INT_RANGES = {
     "Byte": (0, 255),
     "Short": (-(2**15), 2**15 - 1),
     "UShort": (0, 2**16 - 1),
@@ -63,7 +63,7 @@ def _floats(proto_type: str | None) -> st.SearchStrategy[float]:
 
 
 def _ints(sr_type: str, proto_type: str | None) -> st.SearchStrategy[int]:
-    low, high = _SR_INT_RANGES[sr_type]
+    low, high = SR_INT_RANGES[sr_type]
     if proto_type in _PROTO_INT_RANGES:
         plow, phigh = _PROTO_INT_RANGES[proto_type]
         low, high = max(low, plow), min(high, phigh)
@@ -86,7 +86,7 @@ def value_strategy(spec: FieldSpec, *, proto: bool) -> st.SearchStrategy[Any]:
     sr = spec.sr_type
     if sr in ("Float", "Double"):
         return _floats(spec.proto_type if proto else None)
-    if sr in _SR_INT_RANGES:
+    if sr in SR_INT_RANGES:
         return _ints(sr, spec.proto_type if proto else None)
     if sr in ("String", "Text1", "Text2"):
         return st.text(max_size=12)

@@ -7,16 +7,19 @@ import json
 import pickle
 import re
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from srmlink.errors import KeyParseError
 from srmlink.keys import CallPut, ExpiryKey, OptionKey, TickerKey, parse_key
 
-from .conftest import snapshot_dir
+from .conftest import SNAPSHOTS, snapshot_dir, snapshot_registry
+from .roundtrip import SR_INT_RANGES
 
 # The API docs' tables (numbers 1-15 and 1-19) plus the names spiderrock_common.proto adds.
 ASSET_TYPE_NAMES = "EQT IDX BND CUR COM FUT SYN WAR FLX MUT SPD MM MF COIN TOKEN ANY RATE"
@@ -544,3 +547,84 @@ def test_from_proto_tuple_rejects_unknown_numbers(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(named)):
         kind.from_proto_tuple(fields)
+
+
+# Composite primary keys of the three snapshots -------------------------------------------------
+
+_PART_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    **{name: st.integers(low, high) for name, (low, high) in SR_INT_RANGES.items()},
+    "Float": st.floats(allow_nan=False, allow_infinity=False),
+    "Double": st.floats(allow_nan=False, allow_infinity=False),
+    # Separators, escapes and spaces inside a part must survive; "" is how None prints.
+    "String": st.one_of(st.text(min_size=1), st.sampled_from(["|", "\\", "a\\|b", " x "])),
+    "DateKey": st.dates(),
+    "DateTime": st.datetimes(timezones=st.sampled_from([None, dt.UTC])),
+    "TickerKey": key_strategies(ASSET_TYPES, TICKER_SRCS)[0],
+    "ExpiryKey": key_strategies(ASSET_TYPES, TICKER_SRCS)[1],
+    "OptionKey": key_strategies(ASSET_TYPES, TICKER_SRCS)[2],
+}
+# Part types that do not take any text, and text none of them takes.
+_TYPED = frozenset(_PART_VALUES) - {"String"} | {"Enum", "Flag"}
+_NOT_A_VALUE = "not a value?"
+
+
+def _part_values(spec: Any) -> st.SearchStrategy[Any]:
+    if spec.sr_type in ("Enum", "Flag"):
+        values: st.SearchStrategy[Any] = st.sampled_from([m for m in spec.type if m.known])
+    else:
+        values = _PART_VALUES.get(spec.sr_type, _PART_VALUES["String"])
+    return st.one_of(st.none(), values)
+
+
+def _composite_keys(registry: Any) -> dict[tuple[str, ...], list[Any]]:
+    """Composite key classes of a registry, by shape (the SR types of their parts)."""
+    shapes: dict[tuple[str, ...], list[Any]] = {}
+    for message in registry:
+        key = next((f.type for f in message.SPEC.fields if f.sr_type == "PKey"), None)
+        if key is not None and len(key.SPEC.fields) > 1:
+            shapes.setdefault(tuple(f.sr_type for f in key.SPEC.fields), []).append(key)
+    return shapes
+
+
+@st.composite
+def _keys(draw: st.DrawFn, classes: list[Any]) -> Any:
+    cls = draw(st.sampled_from(classes))
+    return cls(**{f.name: draw(_part_values(f)) for f in cls.SPEC.fields})
+
+
+def _check_shape(classes: list[Any]) -> None:
+    @settings(max_examples=10, deadline=None)
+    @given(_keys(classes), st.data())
+    def check(key: Any, data: st.DataObject) -> None:
+        cls, specs = type(key), type(key).SPEC.fields
+        text = str(key)
+        assert cls.parse(text) == key
+        assert str(cls.parse(text)) == text
+        with pytest.raises(KeyParseError, match=r"has \d+ part\(s\)"):
+            cls.parse(text + "|x")
+        # One part that is not text, replaced by something no part of its type holds; text
+        # parts become "s" so that the parts can be cut apart without the parser's help.
+        typed = [i for i, f in enumerate(specs) if f.sr_type in _TYPED]
+        if not typed:
+            return
+        plain = cls(
+            **{f.name: getattr(key, f.name) if i in typed else "s" for i, f in enumerate(specs)}
+        )
+        texts = str(plain).split("|")
+        index = data.draw(st.sampled_from(typed))
+        texts[index] = _NOT_A_VALUE
+        with pytest.raises(KeyParseError) as caught:
+            cls.parse("|".join(texts))
+        assert f"part {index + 1} ({specs[index].wire_name}, " in caught.value.reason
+        assert caught.value.position >= sum(len(t) + 1 for t in texts[:index])
+
+    check()
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_composite_keys_print_and_parse_back(snapshot: str, staged: Callable[[Path], Path]) -> None:
+    shapes = _composite_keys(snapshot_registry(staged, snapshot))
+    classes = sum(len(c) for c in shapes.values())
+    assert classes == {"2026-07": 158, "2023-07": 16, "2023-05": 29}[snapshot]
+    for members in shapes.values():
+        _check_shape(members)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
 from srmlink.codegen.build import build_schema
+from srmlink.codegen.ir import Message, Schema
+from srmlink.codegen.sources import load_sources
 
-from .conftest import SNAPSHOTS, run_python, snapshot_dir
+from .conftest import SNAPSHOTS, run_python, snapshot_dir, snapshot_registry
 
 
 @pytest.mark.parametrize("snapshot", SNAPSHOTS)
@@ -64,6 +70,8 @@ def test_every_getmsgtypes_entry_resolves(snapshot: str, staged: Callable[[Path]
         ("2023-05", "OptionNbboQuote", 2745),
         ("2023-05", "QueryResult", 3320),
         ("2023-07", "OptionNbboQuote", 2785),
+        ("2023-07", "MLinkAdmin", 3288),
+        ("2023-07", "QueryResult", 3320),
     ],
 )
 def test_known_message_numbers(
@@ -145,3 +153,142 @@ def test_2026_reconciliation_facts() -> None:
     assert [g.wire_name for g in subscribe.groups] == ["Subscribe", "Unsubscribe", "View"]
     group = subscribe.groups[0]
     assert [f.wire_name for f in group.fields] == ["msgName", "msgPKey", "highwaterTs"]
+
+
+@functools.cache
+def _schema(snapshot: str) -> Schema:
+    return build_schema(snapshot_dir(snapshot))
+
+
+def _message(snapshot: str, name: str) -> Message:
+    return next(m for m in _schema(snapshot).messages if m.name == name)
+
+
+def _groups(message: Message) -> dict[str, tuple[str, str, list[str]]]:
+    """wire name -> (class name, parent's Python attribute, children's wire names)."""
+    attrs = {f.group: f.py_name for f in message.fields if f.group is not None}
+    return {
+        g.wire_name: (g.class_name, attrs[g.class_name], [f.wire_name for f in g.fields])
+        for g in message.groups
+    }
+
+
+# The spec's MLinkQuery sample and SpiderRock's clients spell these; 2023-05's proto still has
+# the singular nested message MsgType (2023-07 renamed it MsgTypes and added msgName).
+_QUERY_KEY_FILTERS = {
+    "TKeyFilters": ("MLinkQueryTKeyFilters", "tkey_filters", ["tickerKey"]),
+    "EKeyFilters": ("MLinkQueryEKeyFilters", "ekey_filters", ["expiryKey"]),
+    "OKeyFilters": ("MLinkQueryOKeyFilters", "okey_filters", ["optionKey"]),
+}
+_QUERY_ITEM = ["msgType", "schemaHash", "localMsgType", "localMsgName", "view", "where"]
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "msg_types"),
+    [
+        (
+            "2023-07",
+            {"MsgTypes": ("MLinkQueryMsgTypes", "msg_types", ["msgName", *_QUERY_ITEM])},
+        ),
+        ("2023-05", {"MsgType": ("MLinkQueryMsgType", "msg_type", _QUERY_ITEM)}),
+    ],
+)
+def test_2023_query_repeaters_are_named_like_the_spec(
+    snapshot: str, msg_types: dict[str, tuple[str, str, list[str]]]
+) -> None:
+    assert _groups(_message(snapshot, "MLinkQuery")) == {**_QUERY_KEY_FILTERS, **msg_types}
+
+
+def test_2026_repeaters_keep_the_dictionary_names() -> None:
+    subscribe = _groups(_message("2026-07", "MLinkSubscribe"))
+    assert {wire: attr for wire, (_, attr, _) in subscribe.items()} == {
+        "Subscribe": "subscribe",
+        "Unsubscribe": "unsubscribe",
+        "View": "view",
+    }
+    # Proto-only: the nested message's name, as the dictionary writes versioned names.
+    underlying = _groups(_message("2026-07", "RootDefinition"))["Underlying_V7"]
+    assert underlying[:2] == ("RootDefinitionUnderlyingV7", "underlying_v7")
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_proto_repeaters_are_named_after_their_nested_message(snapshot: str) -> None:
+    schema = _schema(snapshot)
+    protos = load_sources(snapshot_dir(snapshot)).protos
+    assert protos is not None
+    nested = {
+        (m.name, f.name): f.type_name
+        for m in protos.messages
+        for f in m.fields
+        if f.repeated and f.type == "message" and f.type_name in {n.name for n in m.nested}
+    }
+    named = {(m.name, g.proto_name): g.wire_name for m in schema.messages for g in m.groups}
+    assert nested and {k: named[k] for k in nested} == nested
+
+
+def test_2023_07_control_messages_take_published_numbers() -> None:
+    schema = _schema("2023-07")
+    fallbacks = {i.message: i.detail for i in schema.issues if i.kind == "mnum-fallback"}
+    numbered = {m.name: m.mnum for m in schema.messages if m.name in fallbacks}
+    assert {m.name: m.mnum for m in schema.messages if m.token == "MLinkWs"} == {
+        "MLinkAdmin": 3288,
+        "MLinkLogon": 3289,
+        "MLinkQuery": 3310,
+        "MLinkResponse": 3385,
+        "MLinkSignalReady": 3316,
+        "MLinkDataAck": 3317,
+    }
+    # Each use is reported with its evidence: every MLinkWs message, and the REST ones the
+    # published material numbers (AggregateNumeric, MsgLayout ... stay without).
+    assert numbered == {
+        **{m.name: m.mnum for m in schema.messages if m.token == "MLinkWs"},
+        "MLinkApiKey": 3319,
+        "QueryResult": 3320,
+        "MLinkCount": 3321,
+        "MsgTickerKey": 3323,
+        "MsgExpiryKey": 3324,
+        "MsgOptionKey": 3325,
+        "MsgDesc": 3330,
+        "FieldDesc": 3331,
+        "PostAck": 3339,
+    }
+    assert "mlink-api.md" in fallbacks["MLinkResponse"]
+    assert "2023-05 getmsgtypes" in fallbacks["MLinkAdmin"]
+    numbers = [m.mnum for m in schema.messages if m.mnum is not None]
+    assert len(numbers) == len(set(numbers))
+
+
+@pytest.mark.parametrize("snapshot", ["2026-07", "2023-05"])
+def test_numbered_snapshots_need_no_fallback(snapshot: str) -> None:
+    assert not [i for i in _schema(snapshot).issues if i.kind == "mnum-fallback"]
+
+
+def test_field_descriptions_reach_help(staged: Callable[[Path], Path]) -> None:
+    quote = snapshot_registry(staged, "2026-07").by_name("OptionNbboQuote")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        help(quote)
+    text = " ".join(out.getvalue().replace("|", " ").split())
+    # The dictionary's description of bidExch, in the Attributes section help() prints.
+    assert "Attributes:" in text
+    assert "bid_exch: first (or largest remaining) exchange at bid price. Wire ``bidExch``" in text
+    bid_exch = attrs.fields_dict(quote)["bid_exch"]
+    assert bid_exch.metadata == {
+        "description": "first (or largest remaining) exchange at bid price",
+        "sr_type": "Enum",
+    }
+
+
+def test_long_descriptions_survive_line_splitting(staged: Callable[[Path], Path]) -> None:
+    registry = snapshot_registry(staged, "2026-07")
+    long = [
+        (m.name, f.py_name, " ".join(f.description.split()))
+        for m in _schema("2026-07").messages
+        for f in m.fields
+        if len(f.description) > 80
+    ]
+    assert len(long) > 50
+    assert [
+        (name, attr, attrs.fields_dict(registry.by_name(name))[attr].metadata["description"])
+        for name, attr, _ in long
+    ] == long

@@ -82,6 +82,10 @@ def test_composite_key_round_trips_through_text(tmp_path: Path) -> None:
         assert str(key) == text and key.market.wire_name == "Lit"
         assert WidgetDefinitionPKey.parse(str(key)) == key and hash(key) == hash(
             WidgetDefinitionPKey.parse(text))
+        # A separator or backslash inside a part is escaped; an empty part is one not set.
+        odd = WidgetDefinitionPKey(ekey=key.ekey, market=None, venue="X|Y\\\\Z")
+        assert str(odd) == "AAPL-NMS-EQT-2026-07-17||X\\\\|Y\\\\\\\\Z"
+        assert WidgetDefinitionPKey.parse(str(odd)) == odd
         for bad in ("AAPL-NMS-EQT-2026-07-17|Lit", "AAPL-NMS-EQT-2026-13-17|Lit|X",
                     "AAPL-NMS-EQT-2026-07-17|Nope|X"):
             try:
@@ -117,3 +121,29 @@ def test_getmsgtypes_wins_over_the_dictionary(tmp_path: Path) -> None:
     (issue,) = _issues(schema, "mnum-disagreement")
     assert issue.message == "Quote" and "2785" in issue.detail and "2745" in issue.detail
     assert _where(schema, "name-case-mismatch") == {("Quote_B", None)}
+
+
+def test_control_message_numbers_fall_back_only_where_no_source_has_one(tmp_path: Path) -> None:
+    (tmp_path / "DataDictionaryMLink.csv").write_text(
+        HEADER_2023
+        + "QueryResult,4000,100,result,int,\n"
+        + "MLinkAdmin,,100,adminCommand,int,\n"
+        + "MLinkLogon,,100,apiKey,string,\n"
+        + "Other,3289,100,x,int,\n"
+        + "MLinkNew,,100,y,int,\n"
+    )
+    schema = build_schema(tmp_path)
+    mnums = {m.name: m.mnum for m in schema.messages}
+    # The schema's own number wins; 3289 belongs to Other here; MLinkNew is not in the table.
+    assert mnums == {
+        "QueryResult": 4000,
+        "MLinkAdmin": 3288,
+        "MLinkLogon": None,
+        "Other": 3289,
+        "MLinkNew": None,
+    }
+    (fallback,) = _issues(schema, "mnum-fallback")
+    assert fallback.message == "MLinkAdmin" and "3288" in fallback.detail
+    without = {i.message: i.detail for i in _issues(schema, "message-without-number")}
+    assert set(without) == {"MLinkLogon", "MLinkNew"}
+    assert "3289" in without["MLinkLogon"]

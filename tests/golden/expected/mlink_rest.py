@@ -22,19 +22,34 @@ class QueryResult(Message):
     """The last message of a REST response.
 
     Token ``MLinkRest``, message number 5003, no primary key.
+
+    Attributes:
+        num_messages_sent: num messages sent. Wire ``numMessagesSent``, Long, proto field 100.
+        query_elapsed: query elapsed time (seconds). Wire ``queryElapsed``, Float, proto field
+            103.
+        result: query result. Wire ``result``, Enum, proto field 106.
+        detail: query result detail. Wire ``detail``, Text1, proto field 109.
     """
 
     MSG_NAME: ClassVar[str] = "QueryResult"
     MSG_NUM: ClassVar[int | None] = 5003
     TOKEN: ClassVar[str] = "MLinkRest"
 
-    num_messages_sent: int | None = None
+    num_messages_sent: int | None = attrs.field(
+        default=None, metadata={"description": "num messages sent", "sr_type": "Long"}
+    )
     """num messages sent. Wire ``numMessagesSent``, Long, proto field 100."""
-    query_elapsed: float | None = None
+    query_elapsed: float | None = attrs.field(
+        default=None, metadata={"description": "query elapsed time (seconds)", "sr_type": "Float"}
+    )
     """query elapsed time (seconds). Wire ``queryElapsed``, Float, proto field 103."""
-    result: QResult | None = None
+    result: QResult | None = attrs.field(
+        default=None, metadata={"description": "query result", "sr_type": "Enum"}
+    )
     """query result. Wire ``result``, Enum, proto field 106."""
-    detail: str | None = None
+    detail: str | None = attrs.field(
+        default=None, metadata={"description": "query result detail", "sr_type": "Text1"}
+    )
     """query result detail. Wire ``detail``, Text1, proto field 109."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(

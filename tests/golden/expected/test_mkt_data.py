@@ -28,9 +28,15 @@ __all__ = [
 
 @attrs.define(slots=True, frozen=True, kw_only=True)
 class WidgetQuotePKey(PrimaryKey):
-    """Primary key of :class:`WidgetQuote`; ``str()`` gives its flat form."""
+    """Primary key of :class:`WidgetQuote`; ``str()`` gives its flat form.
 
-    okey: OptionKey | None = None
+    Attributes:
+        okey: Wire ``okey``, OptionKey, proto field 10.
+    """
+
+    okey: OptionKey | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "OptionKey"}
+    )
     """Wire ``okey``, OptionKey, proto field 10."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -43,13 +49,25 @@ class WidgetQuotePKey(PrimaryKey):
 
 @attrs.define(slots=True, kw_only=True)
 class WidgetQuoteLegs(Group):
-    """One element of the ``Legs`` repeating group of :class:`WidgetQuote`."""
+    """One element of the ``Legs`` repeating group of :class:`WidgetQuote`.
 
-    leg_key: OptionKey | None = None
+    Attributes:
+        leg_key: leg option key. Wire ``legKey``, OptionKey, proto field 175.
+        is_buy: buy side?. Wire ``isBuy``, Enum, proto field 178.
+        ratio: leg ratio. Wire ``ratio``, Int, proto field 181.
+    """
+
+    leg_key: OptionKey | None = attrs.field(
+        default=None, metadata={"description": "leg option key", "sr_type": "OptionKey"}
+    )
     """leg option key. Wire ``legKey``, OptionKey, proto field 175."""
-    is_buy: YesNo | None = None
+    is_buy: YesNo | None = attrs.field(
+        default=None, metadata={"description": "buy side?", "sr_type": "Enum"}
+    )
     """buy side?. Wire ``isBuy``, Enum, proto field 178."""
-    ratio: int | None = None
+    ratio: int | None = attrs.field(
+        default=None, metadata={"description": "leg ratio", "sr_type": "Int"}
+    )
     """leg ratio. Wire ``ratio``, Int, proto field 181."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -67,65 +85,160 @@ class WidgetQuote(Message):
     """Live quotes for widgets: one record per option series, replaced whole on every update.
 
     Token ``TestMktData``, message number 5001, primary key okey.
+
+    Attributes:
+        pkey: Primary key (``pkey`` on the wire).
+        update_type: Wire ``updateType``, Enum, proto field 100.
+        bid_price: bid price. Wire ``bidPrice``, Float, proto field 103.
+        ask_price: ask price. Wire ``askPrice``, Double, proto field 106.
+        bid_size: bid size in contracts. Wire ``bidSize``, Int, proto field 109.
+        tiny: a Byte. Wire ``tiny``, Byte, proto field 112.
+        shorty: a Short. Wire ``shorty``, Short, proto field 115.
+        ushorty: a UShort. Wire ``ushorty``, UShort, proto field 118.
+        uint_val: a UInt. Wire ``uintVal``, UInt, proto field 121.
+        long_val: a Long. Wire ``longVal``, Long, proto field 124.
+        ulong_val: a ULong. Wire ``ulongVal``, ULong, proto field 127.
+        flags: quote flags (bit set). Wire ``flags``, Flag, proto field 130.
+        name: a String. Wire ``name``, String, proto field 133.
+        note: a Text1. Wire ``note``, Text1, proto field 136.
+        memo: a Text2, with "quotes" and a \\ backslash. Wire ``memo``, Text2, proto field 139.
+        atm_ema: at-the-money EMA. Wire ``atmEMA``, Float, proto field 142.
+        src_time: source time. Wire ``srcTime``, DateTime, proto field 145.
+        hold: holding period. Wire ``hold``, TimeSpan, proto field 148.
+        trade_date: trade date. Wire ``tradeDate``, DateKey, proto field 151.
+        underlier: underlier. Wire ``underlier``, TickerKey, proto field 154.
+        expiry: expiry. Wire ``expiry``, ExpiryKey, proto field 157.
+        hedge: hedge option. Wire ``hedge``, OptionKey, proto field 160.
+        market: market. Wire ``market``, Enum, proto field 163.
+        legacy_code: only in the dictionary (JSON only). Wire ``legacyCode``, String, JSON only.
+        class_: a field whose Python name is a keyword. Wire ``class``, String, proto field 169.
+        proto_only_field: only in the proto. Wire ``protoOnlyField``, Int, proto field 166.
+        legs: Wire ``Legs``, Repeater, proto field 172.
     """
 
     MSG_NAME: ClassVar[str] = "WidgetQuote"
     MSG_NUM: ClassVar[int | None] = 5001
     TOKEN: ClassVar[str] = "TestMktData"
 
-    pkey: WidgetQuotePKey | None = None
+    pkey: WidgetQuotePKey | None = attrs.field(
+        default=None, metadata={"description": "Primary key", "sr_type": "PKey"}
+    )
     """Primary key (``pkey`` on the wire)."""
-    update_type: UpdateType | None = None
+    update_type: UpdateType | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "Enum"}
+    )
     """Wire ``updateType``, Enum, proto field 100."""
-    bid_price: float | None = None
+    bid_price: float | None = attrs.field(
+        default=None, metadata={"description": "bid price", "sr_type": "Float"}
+    )
     """bid price. Wire ``bidPrice``, Float, proto field 103."""
-    ask_price: float | None = None
+    ask_price: float | None = attrs.field(
+        default=None, metadata={"description": "ask price", "sr_type": "Double"}
+    )
     """ask price. Wire ``askPrice``, Double, proto field 106."""
-    bid_size: int | None = None
+    bid_size: int | None = attrs.field(
+        default=None, metadata={"description": "bid size in contracts", "sr_type": "Int"}
+    )
     """bid size in contracts. Wire ``bidSize``, Int, proto field 109."""
-    tiny: int | None = None
+    tiny: int | None = attrs.field(
+        default=None, metadata={"description": "a Byte", "sr_type": "Byte"}
+    )
     """a Byte. Wire ``tiny``, Byte, proto field 112."""
-    shorty: int | None = None
+    shorty: int | None = attrs.field(
+        default=None, metadata={"description": "a Short", "sr_type": "Short"}
+    )
     """a Short. Wire ``shorty``, Short, proto field 115."""
-    ushorty: int | None = None
+    ushorty: int | None = attrs.field(
+        default=None, metadata={"description": "a UShort", "sr_type": "UShort"}
+    )
     """a UShort. Wire ``ushorty``, UShort, proto field 118."""
-    uint_val: int | None = None
+    uint_val: int | None = attrs.field(
+        default=None, metadata={"description": "a UInt", "sr_type": "UInt"}
+    )
     """a UInt. Wire ``uintVal``, UInt, proto field 121."""
-    long_val: int | None = None
+    long_val: int | None = attrs.field(
+        default=None, metadata={"description": "a Long", "sr_type": "Long"}
+    )
     """a Long. Wire ``longVal``, Long, proto field 124."""
-    ulong_val: int | None = None
+    ulong_val: int | None = attrs.field(
+        default=None, metadata={"description": "a ULong", "sr_type": "ULong"}
+    )
     """a ULong. Wire ``ulongVal``, ULong, proto field 127."""
-    flags: QuoteFlag | None = None
+    flags: QuoteFlag | None = attrs.field(
+        default=None, metadata={"description": "quote flags (bit set)", "sr_type": "Flag"}
+    )
     """quote flags (bit set). Wire ``flags``, Flag, proto field 130."""
-    name: str | None = None
+    name: str | None = attrs.field(
+        default=None, metadata={"description": "a String", "sr_type": "String"}
+    )
     """a String. Wire ``name``, String, proto field 133."""
-    note: str | None = None
+    note: str | None = attrs.field(
+        default=None, metadata={"description": "a Text1", "sr_type": "Text1"}
+    )
     """a Text1. Wire ``note``, Text1, proto field 136."""
-    memo: str | None = None
+    memo: str | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "a Text2, with \"quotes\" and a \\ backslash",
+            "sr_type": "Text2",
+        },
+    )
     """a Text2, with "quotes" and a \\ backslash. Wire ``memo``, Text2, proto field 139."""
-    atm_ema: float | None = None
+    atm_ema: float | None = attrs.field(
+        default=None, metadata={"description": "at-the-money EMA", "sr_type": "Float"}
+    )
     """at-the-money EMA. Wire ``atmEMA``, Float, proto field 142."""
-    src_time: datetime | None = None
+    src_time: datetime | None = attrs.field(
+        default=None, metadata={"description": "source time", "sr_type": "DateTime"}
+    )
     """source time. Wire ``srcTime``, DateTime, proto field 145."""
-    hold: timedelta | None = None
+    hold: timedelta | None = attrs.field(
+        default=None, metadata={"description": "holding period", "sr_type": "TimeSpan"}
+    )
     """holding period. Wire ``hold``, TimeSpan, proto field 148."""
-    trade_date: date | None = None
+    trade_date: date | None = attrs.field(
+        default=None, metadata={"description": "trade date", "sr_type": "DateKey"}
+    )
     """trade date. Wire ``tradeDate``, DateKey, proto field 151."""
-    underlier: TickerKey | None = None
+    underlier: TickerKey | None = attrs.field(
+        default=None, metadata={"description": "underlier", "sr_type": "TickerKey"}
+    )
     """underlier. Wire ``underlier``, TickerKey, proto field 154."""
-    expiry: ExpiryKey | None = None
+    expiry: ExpiryKey | None = attrs.field(
+        default=None, metadata={"description": "expiry", "sr_type": "ExpiryKey"}
+    )
     """expiry. Wire ``expiry``, ExpiryKey, proto field 157."""
-    hedge: OptionKey | None = None
+    hedge: OptionKey | None = attrs.field(
+        default=None, metadata={"description": "hedge option", "sr_type": "OptionKey"}
+    )
     """hedge option. Wire ``hedge``, OptionKey, proto field 160."""
-    market: Market | None = None
+    market: Market | None = attrs.field(
+        default=None, metadata={"description": "market", "sr_type": "Enum"}
+    )
     """market. Wire ``market``, Enum, proto field 163."""
-    legacy_code: str | None = None
+    legacy_code: str | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "only in the dictionary (JSON only)",
+            "sr_type": "String",
+        },
+    )
     """only in the dictionary (JSON only). Wire ``legacyCode``, String, JSON only."""
-    class_: str | None = None
+    class_: str | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "a field whose Python name is a keyword",
+            "sr_type": "String",
+        },
+    )
     """a field whose Python name is a keyword. Wire ``class``, String, proto field 169."""
-    proto_only_field: int | None = None
+    proto_only_field: int | None = attrs.field(
+        default=None, metadata={"description": "only in the proto", "sr_type": "Int"}
+    )
     """only in the proto. Wire ``protoOnlyField``, Int, proto field 166."""
-    legs: tuple[WidgetQuoteLegs, ...] | None = None
+    legs: tuple[WidgetQuoteLegs, ...] | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "Repeater"}
+    )
     """Wire ``Legs``, Repeater, proto field 172."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -164,9 +277,15 @@ class WidgetQuote(Message):
 
 @attrs.define(slots=True, frozen=True, kw_only=True)
 class WidgetStatsPKey(PrimaryKey):
-    """Primary key of :class:`WidgetStats`; ``str()`` gives its flat form."""
+    """Primary key of :class:`WidgetStats`; ``str()`` gives its flat form.
 
-    ticker: TickerKey | None = None
+    Attributes:
+        ticker: Wire ``ticker``, TickerKey, proto field 10.
+    """
+
+    ticker: TickerKey | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "TickerKey"}
+    )
     """Wire ``ticker``, TickerKey, proto field 10."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -182,15 +301,23 @@ class WidgetStats(Message):
     """Widget statistics: defined by the proto and the dictionary, missing from getmsgtypes.
 
     Token ``TestMktData``, no message number, primary key ticker.
+
+    Attributes:
+        pkey: Primary key (``pkey`` on the wire).
+        avg: average. Wire ``avg``, Double, proto field 100.
     """
 
     MSG_NAME: ClassVar[str] = "WidgetStats"
     MSG_NUM: ClassVar[int | None] = None
     TOKEN: ClassVar[str] = "TestMktData"
 
-    pkey: WidgetStatsPKey | None = None
+    pkey: WidgetStatsPKey | None = attrs.field(
+        default=None, metadata={"description": "Primary key", "sr_type": "PKey"}
+    )
     """Primary key (``pkey`` on the wire)."""
-    avg: float | None = None
+    avg: float | None = attrs.field(
+        default=None, metadata={"description": "average", "sr_type": "Double"}
+    )
     """average. Wire ``avg``, Double, proto field 100."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(

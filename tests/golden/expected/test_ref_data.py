@@ -31,15 +31,23 @@ class WidgetAudit(Message):
 
     Token ``TestRefData``, message number 5005, no primary key. Defined only by the .proto
     files: JSON names follow proto3's camelCase rule.
+
+    Attributes:
+        count: how many. Wire ``count``, Int, proto field 100.
+        who_did_it: by whom. Wire ``whoDidIt``, String, proto field 103.
     """
 
     MSG_NAME: ClassVar[str] = "WidgetAudit"
     MSG_NUM: ClassVar[int | None] = 5005
     TOKEN: ClassVar[str] = "TestRefData"
 
-    count: int | None = None
+    count: int | None = attrs.field(
+        default=None, metadata={"description": "how many", "sr_type": "Int"}
+    )
     """how many. Wire ``count``, Int, proto field 100."""
-    who_did_it: str | None = None
+    who_did_it: str | None = attrs.field(
+        default=None, metadata={"description": "by whom", "sr_type": "String"}
+    )
     """by whom. Wire ``whoDidIt``, String, proto field 103."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -53,13 +61,23 @@ class WidgetAudit(Message):
 
 @attrs.define(slots=True, frozen=True, kw_only=True)
 class WidgetDefinitionPKey(PrimaryKey):
-    """Primary key of :class:`WidgetDefinition`; ``str()`` gives its flat form."""
+    """Primary key of :class:`WidgetDefinition`; ``str()`` gives its flat form.
 
-    ekey: ExpiryKey | None = None
+    Attributes:
+        ekey: Wire ``ekey``, ExpiryKey, proto field 10.
+        market: Wire ``market``, Enum, proto field 11.
+        venue: Wire ``venue``, String, proto field 12.
+    """
+
+    ekey: ExpiryKey | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "ExpiryKey"}
+    )
     """Wire ``ekey``, ExpiryKey, proto field 10."""
-    market: Market | None = None
+    market: Market | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "Enum"}
+    )
     """Wire ``market``, Enum, proto field 11."""
-    venue: str | None = None
+    venue: str | None = attrs.field(default=None, metadata={"description": "", "sr_type": "String"})
     """Wire ``venue``, String, proto field 12."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -77,19 +95,33 @@ class WidgetDefinition(Message):
     """Widget definitions, keyed by expiry, market and venue.
 
     Token ``TestRefData``, message number 5002, primary key ekey, market, venue.
+
+    Attributes:
+        pkey: Primary key (``pkey`` on the wire).
+        description: free text. Wire ``description``, Text2, proto field 100.
+        ready: scan mode. Wire ``ready``, Enum, proto field 103.
+        timestamp: Wire ``timestamp``, DateTime, proto field 106.
     """
 
     MSG_NAME: ClassVar[str] = "WidgetDefinition"
     MSG_NUM: ClassVar[int | None] = 5002
     TOKEN: ClassVar[str] = "TestRefData"
 
-    pkey: WidgetDefinitionPKey | None = None
+    pkey: WidgetDefinitionPKey | None = attrs.field(
+        default=None, metadata={"description": "Primary key", "sr_type": "PKey"}
+    )
     """Primary key (``pkey`` on the wire)."""
-    description: str | None = None
+    description: str | None = attrs.field(
+        default=None, metadata={"description": "free text", "sr_type": "Text2"}
+    )
     """free text. Wire ``description``, Text2, proto field 100."""
-    ready: ReadyScan | None = None
+    ready: ReadyScan | None = attrs.field(
+        default=None, metadata={"description": "scan mode", "sr_type": "Enum"}
+    )
     """scan mode. Wire ``ready``, Enum, proto field 103."""
-    timestamp: datetime | None = None
+    timestamp: datetime | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "DateTime"}
+    )
     """Wire ``timestamp``, DateTime, proto field 106."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -105,9 +137,15 @@ class WidgetDefinition(Message):
 
 @attrs.define(slots=True, frozen=True, kw_only=True)
 class WidgetNotePKey(PrimaryKey):
-    """Primary key of :class:`WidgetNote`; ``str()`` gives its flat form."""
+    """Primary key of :class:`WidgetNote`; ``str()`` gives its flat form.
 
-    ticker: TickerKey | None = None
+    Attributes:
+        ticker: Wire ``ticker``, TickerKey, JSON only.
+    """
+
+    ticker: TickerKey | None = attrs.field(
+        default=None, metadata={"description": "", "sr_type": "TickerKey"}
+    )
     """Wire ``ticker``, TickerKey, JSON only."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
@@ -124,17 +162,28 @@ class WidgetNote(Message):
 
     Token ``TestRefData``, message number 5004, primary key ticker. Defined only by the data
     dictionary: JSON encodings only.
+
+    Attributes:
+        pkey: Primary key (``pkey`` on the wire).
+        text: note text. Wire ``text``, String, JSON only.
+        level: note level. Wire ``level``, Enum, JSON only.
     """
 
     MSG_NAME: ClassVar[str] = "WidgetNote"
     MSG_NUM: ClassVar[int | None] = 5004
     TOKEN: ClassVar[str] = "TestRefData"
 
-    pkey: WidgetNotePKey | None = None
+    pkey: WidgetNotePKey | None = attrs.field(
+        default=None, metadata={"description": "Primary key", "sr_type": "PKey"}
+    )
     """Primary key (``pkey`` on the wire)."""
-    text: str | None = None
+    text: str | None = attrs.field(
+        default=None, metadata={"description": "note text", "sr_type": "String"}
+    )
     """note text. Wire ``text``, String, JSON only."""
-    level: Level | None = None
+    level: Level | None = attrs.field(
+        default=None, metadata={"description": "note level", "sr_type": "Enum"}
+    )
     """note level. Wire ``level``, Enum, JSON only."""
 
     SPEC: ClassVar[MessageSpec] = MessageSpec(
