@@ -31,10 +31,12 @@ __all__ = [
 
 @frozen
 class Record:
-    """One data object (a live object replaces the previous one with its primary key)."""
+    """One data object (a live object replaces the previous one with its primary key;
+    ``deleted``: the object with this primary key was deleted)."""
 
     message: Message | UnknownMessage
     header: Header | None = None
+    deleted: bool = False
 
 
 @frozen

@@ -253,7 +253,7 @@ class ClientProtocol:
                 continue
             event = self._control(message)
             if event is None:
-                events.append(Record(message, envelope.header))
+                events.append(Record(message, envelope.header, envelope.deleted))
             elif not isinstance(event, bool):
                 events.append(event)
         return events
