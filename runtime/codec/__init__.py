@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -29,6 +30,7 @@ from .envelope import Envelope, Header, MessageMeta, UnknownMessage, parse_heade
 from .jsonc import json_decoder, json_encoder
 from .limits import oversize
 from .protoc import proto_decoder, proto_encoder
+from .values import format_datetime
 
 __all__ = [
     "Encoding",
@@ -248,6 +250,14 @@ class FrameDecoder:
         self._splitter.close()
 
 
+def _header(header: dict[str, Any] | None, stamp: datetime | None) -> dict[str, Any] | None:
+    """The header members after ``mTyp``: ``sTim`` / ``encT`` from ``stamp``, then ``header``."""
+    if stamp is None:
+        return header
+    text = format_datetime(stamp)
+    return {"sTim": text, "encT": text, **(header or {})}
+
+
 def _envelope_dict(message: Message, header: dict[str, Any] | None) -> dict[str, Any]:
     head = {"mTyp": message.MSG_NAME}
     if header:
@@ -289,11 +299,14 @@ def encode(
     encoding: Encoding,
     *,
     header: dict[str, Any] | None = None,
+    stamp: datetime | None = None,
 ) -> bytes:
     """Serialise ``messages`` for MLink: a JSON array, or concatenated frames.
 
     Framed headers carry each class's ``MSG_NUM`` and the exact payload length. ``header``
-    adds members to each JSON envelope header (for example ``sTim``).
+    adds members to each JSON envelope header. ``stamp`` writes ``sTim`` and ``encT`` into
+    each JSON header as SpiderRock's clients do (``2026-07-12 14:03:07.123456``, UTC;
+    protobuf payloads carry no header, so it does not change them).
 
     Raises:
         EncodeError: (and nothing else) a message has no number (framed encodings), cannot
@@ -302,6 +315,7 @@ def encode(
     """
     _check_encoding(encoding)
     items: Sequence[Message] = list(messages)
+    header = _header(header, stamp)
     if encoding == "json":
         return _json_array(items, header)
     out = bytearray()
@@ -317,11 +331,15 @@ def encode(
 
 
 def encode_message(
-    message: Message, encoding: Encoding, *, header: dict[str, Any] | None = None
+    message: Message,
+    encoding: Encoding,
+    *,
+    header: dict[str, Any] | None = None,
+    stamp: datetime | None = None,
 ) -> bytes:
     """One message on its own: a single JSON envelope object (one WebSocket frame of the
-    ``json`` protocol) or one frame. Raises as :func:`encode`."""
+    ``json`` protocol) or one frame. Takes and raises as :func:`encode`."""
     _check_encoding(encoding)
     if encoding == "json":
-        return _json_record(message, header)
-    return encode((message,), encoding, header=header)
+        return _json_record(message, _header(header, stamp))
+    return encode((message,), encoding, header=header, stamp=stamp)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
 from attrs import evolve, frozen
@@ -106,7 +107,9 @@ class ClientProtocol:
     # ---- requests --------------------------------------------------------------------------
 
     def _frame(self, name: str, **values: object) -> bytes:
-        return encode_message(make(self.registry, name, **values), self.encoding)
+        return encode_message(
+            make(self.registry, name, **values), self.encoding, stamp=datetime.now(UTC)
+        )
 
     def next_query_id(self) -> int:
         return next(self._ids)
