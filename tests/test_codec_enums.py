@@ -18,20 +18,12 @@ from srmlink.framing import encode_frame
 from srmlink.message import Message
 from srmlink.messages import FuturePositionRecordV5, OptionNbboQuote
 
+from .test_framing_fuzz import varint
+
 ENUM_FIELD = OptionNbboQuote.SPEC.field("updateType")
 FLAG_FIELD = FuturePositionRecordV5.SPEC.field("futMarkErrCodes")
 UNKNOWN = 99  # no UpdateType has it
 UNKNOWN_BIT = 1 << 20  # no FutMarkErrCodes bit
-
-
-def varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def proto_frame(cls: type[Message], number: int, value: int) -> bytes:

@@ -23,6 +23,7 @@ from srmlink.message import Message
 from srmlink.registry import Registry
 
 from .conftest import snapshot_registry
+from .test_framing_fuzz import varint
 
 ENCODINGS: tuple[Encoding, ...] = ("json", "jsonf", "proto")
 OKEY = OptionKey("EQT", "NMS", "AAPL", date(2026, 7, 17), 150.5, CallPut.CALL)
@@ -192,16 +193,6 @@ def test_json_accepts_the_edges_of_a_range(registry: Registry) -> None:
         2**32 - 1,
         3.4e38,
     )  # type: ignore[union-attr]
-
-
-def varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 @pytest.mark.parametrize("value", [256, 300, -1, 2**31 - 1])
