@@ -83,11 +83,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def fuzz(session: nox.Session) -> None:
-    """The framing / decoder fuzz tests at ten times the normal volume (1,000,000 streams)."""
+    """The framing / decoder fuzz tests and the fuzzed re-encoding at ten times the normal
+    volume (1,000,000 streams, 1,000,000 re-encodings)."""
     _install(session)
     session.run(
         "pytest",
         "tests/test_framing_fuzz.py",
+        "tests/test_codec_reencode_fuzz.py",
         *session.posargs,
         env={"SRMLINK_FUZZ_INPUTS": os.environ.get("SRMLINK_FUZZ_INPUTS", "1000000")},
     )

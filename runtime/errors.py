@@ -105,6 +105,19 @@ class FramingError(SRMLinkError, ValueError):
         super().__init__(f"framing error at byte {offset}: {reason}")
 
 
+def _where(message_type: str | None, field: str | None, offset: int | None) -> str:
+    """``message X field Y at byte N``, leaving out what is not known."""
+    return " ".join(
+        part
+        for part in (
+            f"message {message_type}" if message_type else "",
+            f"field {field}" if field else "",
+            f"at byte {offset}" if offset is not None else "",
+        )
+        if part
+    )
+
+
 class DecodeError(SRMLinkError, ValueError):
     """A message's payload is invalid: bad JSON / protobuf, or a field of the wrong type.
 
@@ -126,22 +139,30 @@ class DecodeError(SRMLinkError, ValueError):
         self.field = field
         self.offset = offset
         self.reason = reason
-        where = " ".join(
-            part
-            for part in (
-                f"message {message_type}" if message_type else "",
-                f"field {field}" if field else "",
-                f"at byte {offset}" if offset is not None else "",
-            )
-            if part
-        )
+        where = _where(message_type, field, offset)
         super().__init__(
             f"cannot decode {where}: {reason}" if where else f"cannot decode: {reason}"
         )
 
 
 class EncodeError(SRMLinkError, ValueError):
-    """A message cannot be encoded as asked (e.g. a JSON-only message or value on protobuf)."""
+    """A message cannot be encoded as asked: a JSON-only message or value on protobuf, a value
+    outside its field's wire range, or a record too large for one frame.
+
+    Attributes:
+        reason: what was wrong.
+        message_type: the message type being encoded, if known.
+        field: the wire name of the offending field (dotted for nested ones), if known.
+    """
+
+    def __init__(
+        self, reason: str, *, message_type: str | None = None, field: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.message_type = message_type
+        self.field = field
+        where = _where(message_type, field, None)
+        super().__init__(f"cannot encode {where}: {reason}" if where else reason)
 
 
 class SchemaDriftWarning(UserWarning):

@@ -23,7 +23,7 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from grpc_tools import protoc
 
-from srmlink.codec import decode, encode
+from srmlink.codec import MessageMeta, decode, decode_envelopes, encode
 from srmlink.framing import split_frames
 from srmlink.keys import CallPut, ExpiryKey, OptionKey, TickerKey
 from srmlink.message import Message
@@ -96,10 +96,16 @@ def one(registry: Registry, name: str, body: bytes) -> Any:
 
 
 def google_parse(google: GoogleProtos, message: Message) -> Any:
-    """srmlink's protobuf frame of ``message``, parsed by Google's class."""
+    """srmlink's protobuf frame of ``message``, parsed by Google's class. Its ``_meta`` is
+    checked (srmlink sends the message type, nothing else) and cleared, so that the record
+    compares with one built without it."""
     ((kind, mnum, payload, _),) = split_frames(encode([message], "proto"))
     assert (kind, mnum) == ("P", message.MSG_NUM)
-    return google.message(message.MSG_NAME).FromString(payload)
+    parsed = google.message(message.MSG_NAME).FromString(payload)
+    assert parsed.HasField("_meta")
+    assert parsed._meta == google.common.MessageMetadata(message_type=message.MSG_NAME)
+    parsed.ClearField("_meta")
+    return parsed
 
 
 def f32(value: float) -> float:
@@ -126,7 +132,7 @@ def test_option_nbbo_quote(google: GoogleProtos, registry: Registry) -> None:
     g.cum_bid_size, g.cum_ask_size = 110, 2_000_000
     g.bid_exch = google.enum("OPTEXCH_CBOE")
     g.ask_exch = google.enum("OPTEXCH_ISE")
-    g.bid_mask = 2**40 + 3  # int64 on the wire
+    g.bid_mask = 2**32 - 1  # the largest UInt (32 bits), sent as int64
     g.bid_mkt_type = google.enum("OPTMKTTYPE_CUST_INTEREST")
     g.bid_price2 = 1.2000000476837158  # float32 of 1.2
     g.bid_time = -1
@@ -139,7 +145,7 @@ def test_option_nbbo_quote(google: GoogleProtos, registry: Registry) -> None:
     assert (q.bid_price, q.ask_price, q.bid_size, q.ask_size) == (1.25, 1.5, 10, 25)
     assert (q.cum_bid_size, q.cum_ask_size) == (110, 2_000_000)
     assert (q.bid_exch.wire_name, q.ask_exch.wire_name) == ("CBOE", "ISE")
-    assert q.bid_mask == 2**40 + 3
+    assert q.bid_mask == 2**32 - 1
     assert (q.bid_mkt_type.wire_name, q.bid_mkt_type.number) == ("CustInterest", 4)
     assert q.bid_price2 == f32(1.2)
     assert q.bid_time == -1
@@ -159,6 +165,58 @@ def test_option_nbbo_quote(google: GoogleProtos, registry: Registry) -> None:
     assert back == g
 
 
+def test_every_message_encoded_carries_its_type_in_meta(
+    google: GoogleProtos, registry: Registry
+) -> None:
+    # SpiderRock's clients parse a frame with one class and dispatch on _meta.message_type.
+    checked = 0
+    for cls in registry:
+        if (
+            cls.MSG_NUM is None
+            or cls.SPEC.origin == "dictionary"
+            or cls.MSG_NAME not in google.modules
+        ):
+            continue
+        ((_, _, payload, _),) = split_frames(encode([cls()], "proto"))
+        back = google.message(cls.MSG_NAME).FromString(payload)
+        assert back._meta.message_type == cls.MSG_NAME
+        checked += 1
+    assert checked > 200
+
+
+def test_a_deleted_record_decodes_as_a_typed_delete(
+    google: GoogleProtos, registry: Registry
+) -> None:
+    g = google.message("OptionNbboQuote")()
+    g._meta.message_type = "OptionNbboQuote"
+    g._meta.is_deleted = True
+    g._meta.time_sent, g._meta.sender_id = 1_782_000_000_000_000_000, 42
+    g._meta.from_cache, g._meta.encoded_time, g._meta.server_rcvd_time = True, 5, 6
+    okey = g.pkey.okey
+    okey.asset_type = google.enum("ASSETTYPE_EQT")
+    okey.ticker_src = google.enum("TICKERSRC_NMS")
+    okey.ticker = "AAPL"
+    okey.expiration.year, okey.expiration.month, okey.expiration.day = 2026, 7, 17
+    okey.strike, okey.call_put = 150.5, google.enum("CALLPUT_CALL")
+    live = google.message("OptionNbboQuote")(pkey=g.pkey, bid_size=3)
+    body = frame(2785, g) + frame(2785, live)
+    deleted, kept = decode_envelopes(body, "proto", registry=registry)
+    assert deleted.deleted and not kept.deleted
+    assert deleted.meta == MessageMeta(
+        message_type="OptionNbboQuote",
+        is_deleted=True,
+        time_sent=1_782_000_000_000_000_000,
+        sender_id=42,
+        from_cache=True,
+        encoded_time=5,
+        server_rcvd_time=6,
+    )
+    assert kept.meta is None  # Google sends no _meta unless it is set
+    assert deleted.message.pkey.okey.ticker == "AAPL"  # type: ignore[union-attr]
+    # _meta is not a field of the record: the bare decode is the record alone.
+    assert decode(body, "proto", registry=registry)[0] == deleted.message
+
+
 def test_option_print_timestamp(google: GoogleProtos, registry: Registry) -> None:
     g = google.message("OptionPrint")()
     okey = g.pkey.okey
@@ -167,12 +225,12 @@ def test_option_print_timestamp(google: GoogleProtos, registry: Registry) -> Non
     okey.expiration.year, okey.expiration.month, okey.expiration.day = 2026, 12, 18
     okey.strike, okey.call_put = 6000.0, google.enum("CALLPUT_PUT")
     g.prt_price, g.prt_size = 2.5, 7
-    g.prt_orders = 4_000_000_000  # uint32 beyond int32
+    g.prt_orders = 65_535  # the largest UShort, sent as uint32
     g.timestamp.FromDatetime(UTC_2026)
     p = one(registry, "OptionPrint", frame(2800, g))
     assert p.pkey.okey == OptionKey("IDX", "CBOT", "SPX_", date(2026, 12, 18), 6000.0, CallPut.PUT)
     assert str(p.pkey.okey) == "SPX_-CBOT-IDX-2026-12-18-6000-P"
-    assert (p.prt_price, p.prt_size, p.prt_orders) == (2.5, 7, 4_000_000_000)
+    assert (p.prt_price, p.prt_size, p.prt_orders) == (2.5, 7, 65_535)
     assert p.timestamp == UTC_2026
     back = google_parse(google, p)
     assert back.timestamp.ToDatetime(tzinfo=UTC) == UTC_2026
@@ -346,12 +404,15 @@ def scalar(fd: FieldDescriptor, salt: int) -> Any:
         return sign * (n % 1000 + 0.25)  # exact in 32 bits
     if fd.type == FieldDescriptor.TYPE_DOUBLE:
         return sign * n / 7
+    # Integers within the narrowest SpiderRock type each protobuf type carries (int32: Byte,
+    # int64: Int / UInt, uint32: UShort): wider values are out of the field's wire range.
+    # The hand-written records above send the wide ones.
     if fd.type == FieldDescriptor.TYPE_INT32:
-        return sign * (n + 100_000)
+        return 1 + n % 255
     if fd.type == FieldDescriptor.TYPE_INT64:
-        return sign * (10**15 + n)
+        return 2**31 - 1 - n if sign > 0 else 100_000 + n
     if fd.type == FieldDescriptor.TYPE_UINT32:
-        return 4_000_000_000 + n
+        return 65_535 - n % 1000
     if fd.type == FieldDescriptor.TYPE_STRING:
         return f"s{n} \r\n é|{fd.name}"
     if fd.type == FieldDescriptor.TYPE_ENUM:

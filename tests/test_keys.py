@@ -15,11 +15,11 @@ import attrs
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from srmlink.codec.limits import SR_INTS
 from srmlink.errors import KeyParseError
 from srmlink.keys import CallPut, ExpiryKey, OptionKey, TickerKey, parse_key
 
 from .conftest import SNAPSHOTS, snapshot_dir, snapshot_registry
-from .roundtrip import SR_INT_RANGES
 
 # The API docs' tables (numbers 1-15 and 1-19) plus the names spiderrock_common.proto adds.
 ASSET_TYPE_NAMES = "EQT IDX BND CUR COM FUT SYN WAR FLX MUT SPD MM MF COIN TOKEN ANY RATE"
@@ -552,7 +552,7 @@ def test_from_proto_tuple_rejects_unknown_numbers(
 # Composite primary keys of the three snapshots -------------------------------------------------
 
 _PART_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    **{name: st.integers(low, high) for name, (low, high) in SR_INT_RANGES.items()},
+    **{name: st.integers(low, high) for name, (low, high) in SR_INTS.items()},
     "Float": st.floats(allow_nan=False, allow_infinity=False),
     "Double": st.floats(allow_nan=False, allow_infinity=False),
     # Separators, escapes and spaces inside a part must survive; "" is how None prints.

@@ -16,24 +16,28 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
 
 from ..errors import DecodeError, EncodeError, UnknownMessageError
-from ..framing import FrameSplitter, encode_frame, split_frames
+from ..framing import MAX_PAYLOAD, FrameSplitter, encode_frame, split_frames
 from ..message import Message
 from ..registry import Registry, default_registry
 from ._compile import KEY_CACHES
-from .envelope import Envelope, Header, UnknownMessage, parse_header
+from .envelope import Envelope, Header, MessageMeta, UnknownMessage, parse_header
 from .jsonc import json_decoder, json_encoder
+from .limits import oversize
 from .protoc import proto_decoder, proto_encoder
+from .values import format_datetime
 
 __all__ = [
     "Encoding",
     "Envelope",
     "FrameDecoder",
     "Header",
+    "MessageMeta",
     "UnknownMessage",
     "clear_key_caches",
     "decode",
@@ -96,7 +100,10 @@ class _Decoding:
         if found is None:
             cls = self._class(None, mnum)
             usable = cls is not None and cls.SPEC.origin != "dictionary"
-            found = (cls, proto_decoder(cls) if usable and cls is not None else None)
+            decoder = (
+                proto_decoder(cls, meta=self.envelopes) if usable and cls is not None else None
+            )
+            found = (cls, decoder)
             self._by_mnum[mnum] = found
         return found
 
@@ -139,6 +146,7 @@ class _Decoding:
             return self.json_item(obj, payload, mnum, offset)
         cls, decoder = self._proto_target(mnum)
         result: Message | UnknownMessage
+        meta = None
         if cls is None or decoder is None:
             name = cls.MSG_NAME if cls is not None else None
             result = UnknownMessage(name, mnum, self.encoding, payload)
@@ -148,8 +156,11 @@ class _Decoding:
             except DecodeError as exc:
                 exc.offset = offset
                 raise
+            if self.envelopes:
+                result, meta = result
         if self.envelopes:
-            return Envelope(Header(mtyp=cls.MSG_NAME if cls is not None else None), result, offset)
+            header = Header(mtyp=cls.MSG_NAME if cls is not None else None)
+            return Envelope(header, result, offset, meta)
         return result
 
     def document(self, data: bytes) -> list[Any]:
@@ -239,6 +250,14 @@ class FrameDecoder:
         self._splitter.close()
 
 
+def _header(header: dict[str, Any] | None, stamp: datetime | None) -> dict[str, Any] | None:
+    """The header members after ``mTyp``: ``sTim`` / ``encT`` from ``stamp``, then ``header``."""
+    if stamp is None:
+        return header
+    text = format_datetime(stamp)
+    return {"sTim": text, "encT": text, **(header or {})}
+
+
 def _envelope_dict(message: Message, header: dict[str, Any] | None) -> dict[str, Any]:
     head = {"mTyp": message.MSG_NAME}
     if header:
@@ -246,42 +265,81 @@ def _envelope_dict(message: Message, header: dict[str, Any] | None) -> dict[str,
     return {"header": head, "message": json_encoder(type(message))(message)}
 
 
+def _dumps(value: Any, message: Message) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate, or a header member
+        raise EncodeError(str(exc), message_type=message.MSG_NAME) from None
+
+
+def _json_record(message: Message, header: dict[str, Any] | None) -> bytes:
+    """One JSON envelope; raises EncodeError if no frame could hold it."""
+    envelope = _envelope_dict(message, header)
+    data = _dumps(envelope, message)
+    if len(data) > MAX_PAYLOAD:
+        raise oversize(message.MSG_NAME, len(data), envelope["message"])
+    return data
+
+
+def _json_array(items: Sequence[Message], header: dict[str, Any] | None) -> bytes:
+    envelopes = [_envelope_dict(m, header) for m in items]
+    try:
+        data = orjson.dumps(envelopes)
+    except orjson.JSONEncodeError:
+        data = b""  # one of them cannot travel: the loop below names it
+    if len(data) > MAX_PAYLOAD or not data:
+        # Every record must fit a frame, whatever encoding carries it later.
+        for m in items:
+            _json_record(m, header)
+    return data
+
+
 def encode(
     messages: Iterable[Message],
     encoding: Encoding,
     *,
     header: dict[str, Any] | None = None,
+    stamp: datetime | None = None,
 ) -> bytes:
     """Serialise ``messages`` for MLink: a JSON array, or concatenated frames.
 
     Framed headers carry each class's ``MSG_NUM`` and the exact payload length. ``header``
-    adds members to each JSON envelope header (for example ``sTim``).
+    adds members to each JSON envelope header. ``stamp`` writes ``sTim`` and ``encT`` into
+    each JSON header as SpiderRock's clients do (``2026-07-12 14:03:07.123456``, UTC;
+    protobuf payloads carry no header, so it does not change them).
 
     Raises:
-        EncodeError: a message has no number (framed encodings) or cannot travel as protobuf.
+        EncodeError: (and nothing else) a message has no number (framed encodings), cannot
+            travel as protobuf, has a value of the wrong type or outside its field's wire range,
+            or is too large for one frame; it names the message type and field.
     """
     _check_encoding(encoding)
     items: Sequence[Message] = list(messages)
+    header = _header(header, stamp)
     if encoding == "json":
-        return orjson.dumps([_envelope_dict(m, header) for m in items])
+        return _json_array(items, header)
     out = bytearray()
     for m in items:
         mnum = m.MSG_NUM
         if mnum is None:
             raise EncodeError(f"{m.MSG_NAME} has no message number: framed encodings need one")
         if encoding == "jsonf":
-            out += encode_frame("J", mnum, orjson.dumps(_envelope_dict(m, header)))
+            out += encode_frame("J", mnum, _json_record(m, header))
         else:
             out += encode_frame("P", mnum, proto_encoder(type(m))(m))
     return bytes(out)
 
 
 def encode_message(
-    message: Message, encoding: Encoding, *, header: dict[str, Any] | None = None
+    message: Message,
+    encoding: Encoding,
+    *,
+    header: dict[str, Any] | None = None,
+    stamp: datetime | None = None,
 ) -> bytes:
     """One message on its own: a single JSON envelope object (one WebSocket frame of the
-    ``json`` protocol) or one frame. Raises as :func:`encode`."""
+    ``json`` protocol) or one frame. Takes and raises as :func:`encode`."""
     _check_encoding(encoding)
     if encoding == "json":
-        return orjson.dumps(_envelope_dict(message, header))
-    return encode((message,), encoding, header=header)
+        return _json_record(message, _header(header, stamp))
+    return encode((message,), encoding, header=header, stamp=stamp)

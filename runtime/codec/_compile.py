@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["KEY_CACHES", "compile_function", "is_frozen"]
+from .limits import encode_failure
+
+__all__ = ["KEY_CACHES", "compile_encoder", "compile_function", "is_frozen"]
 
 # Every memo of decoded keys (see jsonc / protoc), so they can be emptied together.
 KEY_CACHES: list[dict[tuple[object, ...], object]] = []
@@ -29,3 +31,31 @@ def compile_function(name: str, lines: list[str], namespace: dict[str, Any]) -> 
     exec(code, namespace)
     func: Callable[..., Any] = namespace[name]
     return func
+
+
+def compile_encoder(
+    owner: str,
+    head: list[str],
+    fields: list[tuple[str, list[str]]],
+    tail: list[str],
+    namespace: dict[str, Any],
+) -> Callable[..., Any]:
+    """Define ``encode(o)``: ``head``, then each field's lines in one ``try``, then ``tail``.
+
+    Whatever a field's lines raise becomes an EncodeError naming ``owner`` and the field (see
+    :func:`.limits.encode_failure`). The field is found afterwards from the traceback's line
+    number, so the normal path pays nothing for naming it.
+    """
+    lines = ["def encode(o):", *head, "    try:"]
+    where: dict[int, str] = {}
+    for wire_name, body in fields:
+        for line in body:
+            lines.append(f"        {line}")
+            where[len(lines)] = wire_name  # source lines count from 1
+    lines += [
+        "    except Exception as exc:",
+        "        raise _failure(exc, _owner, _where.get(exc.__traceback__.tb_lineno)) from None",
+        *tail,
+    ]
+    namespace.update(_failure=encode_failure, _owner=owner, _where=where)
+    return compile_function("encode", lines, namespace)

@@ -12,7 +12,7 @@ from ..errors import DecodeError
 from ..message import Message
 from .values import parse_datetime
 
-__all__ = ["Envelope", "Header", "UnknownMessage", "parse_header"]
+__all__ = ["Envelope", "Header", "MessageMeta", "UnknownMessage", "parse_header"]
 
 
 @frozen
@@ -51,12 +51,51 @@ class UnknownMessage:
 
 
 @frozen
+class MessageMeta:
+    """A protobuf payload's ``_meta`` (field 1, ``MessageMetadata`` of spiderrock_common.proto).
+
+    The first four fields are numbered alike in every schema snapshot (2023-05 calls the
+    message ``MbusInfo``); the later ones as ``MessageMetadata`` numbers them (2026-07,
+    2023-07: 2023-05's ``MbusInfo`` puts environment / realm enums there instead).
+
+    Attributes:
+        message_type: the message type's name (SpiderRock's clients dispatch on it).
+        is_deleted: the record was deleted (its primary key no longer exists).
+        time_sent: send time as the server stamps it (an integer, as sent).
+        sender_id: the sender's id.
+        from_bridge: relayed by a bridge.
+        from_cache: sent from the server's cache (not a live update).
+        encoded_time: encode time, as sent.
+        server_rcvd_time: time the server received it, as sent.
+    """
+
+    message_type: str = ""
+    is_deleted: bool = False
+    time_sent: int = 0
+    sender_id: int = 0
+    from_bridge: bool = False
+    from_cache: bool = False
+    encoded_time: int = 0
+    server_rcvd_time: int = 0
+
+
+@frozen
 class Envelope:
-    """One decoded message with its header and the byte offset of its frame."""
+    """One decoded message with its header and the byte offset of its frame.
+
+    ``meta`` is the protobuf ``_meta`` when the payload carried one (None otherwise, and
+    always for JSON); ``deleted`` says the record is a delete of its primary key.
+    """
 
     header: Header
     message: Message | UnknownMessage
     offset: int
+    meta: MessageMeta | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """The record deletes its primary key (``_meta.is_deleted``)."""
+        return self.meta is not None and self.meta.is_deleted
 
 
 _TIMES = {"sTim": "s_tim", "encT": "enc_t"}

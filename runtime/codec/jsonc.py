@@ -2,7 +2,9 @@
 
 Wire names, keys in their compact form, enums as SpiderRock names, DateTime / DateKey /
 TimeSpan as text (see :mod:`.values`), repeaters as arrays. Unknown members are ignored; a
-member of the wrong type raises :class:`~srmlink.errors.DecodeError` naming the field.
+member of the wrong type or outside its wire range (:mod:`.limits`) raises
+:class:`~srmlink.errors.DecodeError` naming the field. Encoders check the same ranges and raise
+only :class:`~srmlink.errors.EncodeError`, naming the message type and field.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from operator import itemgetter
 from typing import Any
 
 from ..enums import SREnum
-from ..errors import DecodeError, KeyParseError
+from ..errors import DecodeError, EncodeError, KeyParseError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import FieldSpec, MessageSpec
-from ._compile import KEY_CACHES, compile_function, is_frozen
+from ._compile import KEY_CACHES, compile_encoder, compile_function, is_frozen
+from .limits import ENUM_RANGE, MAX_ITEMS, MAX_TEXT, float_limit, int_range
 from .values import (
     format_date,
     format_datetime,
@@ -30,7 +33,6 @@ __all__ = ["json_decoder", "json_encoder"]
 Decoder = Callable[[Any], Any]
 Encoder = Callable[[Any], dict[str, Any]]
 
-_INTS = frozenset({"Byte", "Short", "UShort", "Int", "UInt", "Long", "ULong"})
 _STRS = frozenset({"String", "Text1", "Text2"})
 _KEYS: dict[str, type[Any]] = {
     "TickerKey": TickerKey,
@@ -45,27 +47,50 @@ def _bad(field: str, value: object, expected: str) -> DecodeError:
     )
 
 
-def _float(value: object, field: str) -> float:
-    if value.__class__ is int:
-        return float(value)
+def _out_of_range(field: str, value: object, low: float, high: float) -> DecodeError:
+    return DecodeError(f"{value!r:.60} is outside the wire range {low:g}..{high:g}", field=field)
+
+
+def _float(value: object, field: str, limit: float) -> float:
+    """A float member that is not a float of at most ``limit`` in magnitude (the slow path)."""
+    if value.__class__ is int or value.__class__ is float:
+        number = float(value)  # type: ignore[arg-type]
+        if -limit <= number <= limit:
+            return number
+        raise _out_of_range(field, value, -limit, limit)
     raise _bad(field, value, "a number")
 
 
-def _int(value: object, field: str) -> int:
-    if value.__class__ is float and value.is_integer():
-        return int(value)
+def _int(value: object, field: str, low: int, high: int) -> int:
+    """An integer member that is not an int within ``low..high`` (the slow path)."""
+    if value.__class__ is float and value.is_integer():  # type: ignore[attr-defined]
+        value = int(value)  # type: ignore[call-overload]
+    if value.__class__ is int:
+        if low <= value <= high:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        raise _out_of_range(field, value, low, high)
     raise _bad(field, value, "an integer")
 
 
 def _str(value: object, field: str) -> str:
+    if value.__class__ is str:
+        raise DecodeError(
+            f"text of {len(value)} characters: more than a frame holds",  # type: ignore[arg-type]
+            field=field,
+        )
     raise _bad(field, value, "a string")
 
 
 def _enum(enum: type[SREnum], value: object, field: str) -> SREnum:
     if value.__class__ is str:
-        return enum.from_wire(value)
+        if len(value) > MAX_TEXT:  # type: ignore[arg-type]
+            return _str(value, field)  # type: ignore[return-value]
+        return enum.from_wire(value)  # type: ignore[arg-type]
     if value.__class__ is int:
-        return enum.from_number(value)
+        low, high = ENUM_RANGE
+        if not low <= value <= high:  # type: ignore[operator]
+            raise _out_of_range(field, value, low, high)
+        return enum.from_number(value)  # type: ignore[arg-type]
     raise _bad(field, value, f"a {enum.__name__} name")
 
 
@@ -78,7 +103,12 @@ def _convert(parse: Callable[[Any], Any], value: object, field: str, what: str) 
 
 def _list(value: object, field: str) -> list[Any]:
     if value.__class__ is list:
-        return value
+        if len(value) <= MAX_ITEMS:  # type: ignore[arg-type]
+            return value  # type: ignore[return-value]
+        raise DecodeError(
+            f"{len(value)} elements: more than a frame holds",  # type: ignore[arg-type]
+            field=field,
+        )
     raise _bad(field, value, "an array")
 
 
@@ -127,12 +157,21 @@ def _decode_lines(spec: FieldSpec, ns: dict[str, Any], i: int) -> list[str]:
     """Source lines converting local ``v`` (not None) for one field, in place."""
     wire = repr(spec.wire_name)
     sr = spec.sr_type
-    if sr in ("Float", "Double"):
-        return [f"if v.__class__ is not float: v = _float(v, {wire})"]
-    if sr in _INTS:
-        return [f"if v.__class__ is not int: v = _int(v, {wire})"]
+    limit = float_limit(spec)
+    if limit is not None:
+        return [
+            f"if v.__class__ is not float or not {-limit!r} <= v <= {limit!r}: "
+            f"v = _float(v, {wire}, {limit!r})"
+        ]
+    bounds = int_range(spec)
+    if bounds is not None:
+        low, high = bounds
+        return [
+            f"if v.__class__ is not int or not {low} <= v <= {high}: "
+            f"v = _int(v, {wire}, {low}, {high})"
+        ]
     if sr in _STRS:
-        return [f"if v.__class__ is not str: v = _str(v, {wire})"]
+        return [f"if v.__class__ is not str or len(v) > {MAX_TEXT}: v = _str(v, {wire})"]
     if sr in ("Enum", "Flag") and spec.type is not None:
         ns[f"E{i}"] = spec.type
         if sr == "Enum":
@@ -218,10 +257,43 @@ def _type_name(cls: type) -> str:
     return str(getattr(cls, "MSG_NAME", cls.__name__))
 
 
+def _float_out(value: object, limit: float) -> float:
+    """A float field's value that is not a float within ``limit`` (the slow path)."""
+    if value.__class__ is int or value.__class__ is float:
+        number = float(value)  # type: ignore[arg-type]
+        if -limit <= number <= limit:
+            return number
+        raise EncodeError(f"{value!r:.60} is not a finite number within +-{limit:g}")
+    raise EncodeError(f"expected a number, got {type(value).__name__}")
+
+
+def _int_out(value: object, low: int, high: int) -> int:
+    """An integer field's value that is not an int within ``low..high`` (the slow path)."""
+    if value.__class__ is float and value.is_integer():  # type: ignore[attr-defined]
+        value = int(value)  # type: ignore[call-overload]
+    if value.__class__ is not int:
+        raise EncodeError(f"expected an integer, got {type(value).__name__}")
+    if not low <= value <= high:  # type: ignore[operator]
+        raise EncodeError(f"{value!r:.60} is outside the wire range {low}..{high}")
+    return value  # type: ignore[return-value]
+
+
+def _str_out(value: object) -> str:
+    raise EncodeError(f"expected a string, got {type(value).__name__}")
+
+
 def _encode_expr(spec: FieldSpec, ns: dict[str, Any], i: int) -> str:
     sr = spec.sr_type
-    if sr in ("Float", "Double") or sr in _INTS or sr in _STRS:
-        return "v"
+    limit = float_limit(spec)
+    if limit is not None:
+        check = f"v.__class__ is float and {-limit!r} <= v <= {limit!r}"
+        return f"v if {check} else _float_out(v, {limit!r})"
+    bounds = int_range(spec)
+    if bounds is not None:
+        low, high = bounds
+        return f"v if v.__class__ is int and {low} <= v <= {high} else _int_out(v, {low}, {high})"
+    if sr in _STRS:
+        return "v if v.__class__ is str else _str_out(v)"
     if sr in ("Enum", "Flag"):
         return "v.wire_name if v.wire_name is not None else v.number"
     if sr in _KEYS:
@@ -239,7 +311,11 @@ def _encode_expr(spec: FieldSpec, ns: dict[str, Any], i: int) -> str:
 
 
 def json_encoder(cls: type) -> Encoder:
-    """``f(obj: cls) -> dict`` with wire names; unset (None) fields are left out (cached)."""
+    """``f(obj: cls) -> dict`` with wire names; unset (None) fields are left out (cached).
+
+    Raises only EncodeError (naming the message type and field): a value of the wrong type or
+    outside its wire range, NaN or infinity (JSON has neither).
+    """
     found = _ENCODERS.get(cls)
     if found is not None:
         return found
@@ -248,12 +324,17 @@ def json_encoder(cls: type) -> Encoder:
         "_format_datetime": format_datetime,
         "_format_date": format_date,
         "_format_timespan": format_timespan,
+        "_float_out": _float_out,
+        "_int_out": _int_out,
+        "_str_out": _str_out,
     }
-    lines = ["def encode(o):", "    d = {}"]
-    for i, f in enumerate(spec.fields):
-        lines.append(f"    v = o.{f.name}")
-        lines.append(f"    if v is not None: d[{f.wire_name!r}] = {_encode_expr(f, ns, i)}")
-    lines.append("    return d")
-    encoder = compile_function("encode", lines, ns)
+    fields = [
+        (
+            f.wire_name,
+            [f"v = o.{f.name}", f"if v is not None: d[{f.wire_name!r}] = {_encode_expr(f, ns, i)}"],
+        )
+        for i, f in enumerate(spec.fields)
+    ]
+    encoder = compile_encoder(_type_name(cls), ["    d = {}"], fields, ["    return d"], ns)
     _ENCODERS[cls] = encoder
     return encoder

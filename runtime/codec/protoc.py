@@ -14,6 +14,7 @@ trip; SpiderRock's own encoder omits zero scalars, which therefore decode as Non
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +28,12 @@ from google.protobuf import (
 )
 
 from ..errors import DecodeError, EncodeError, KeyParseError
+from ..framing import MAX_PAYLOAD
 from ..keys import ExpiryKey, OptionKey, TickerKey
-from ..message import FieldSpec, MessageSpec
-from ._compile import KEY_CACHES, compile_function, is_frozen
+from ..message import FieldSpec, Message, MessageSpec
+from ._compile import KEY_CACHES, compile_encoder, compile_function, is_frozen
+from .envelope import MessageMeta
+from .limits import PROTO_INTS, encode_failure, float_limit, int_range, oversize
 
 __all__ = ["proto_decoder", "proto_encoder", "protobuf_class"]
 
@@ -89,9 +93,24 @@ def _common_file() -> None:
             field = msg.field.add(name=name, number=number, type=kind, label=_F.LABEL_OPTIONAL)
             if kind == _F.TYPE_MESSAGE:
                 field.type_name = f".{_COMMON_PACKAGE}.DateKey"
+    meta = f.message_type.add(name="MessageMetadata")
+    for number, (name, kind) in enumerate(_META_FIELDS, start=1):
+        meta.field.add(name=name, number=number, type=kind, label=_F.LABEL_OPTIONAL)
     _pool.Add(f)
 
 
+# MessageMetadata as spiderrock_common.proto (2026-07) numbers it; see envelope.MessageMeta.
+_META_FIELDS = (
+    ("message_type", _F.TYPE_STRING),
+    ("is_deleted", _F.TYPE_BOOL),
+    ("time_sent", _F.TYPE_INT64),
+    ("sender_id", _F.TYPE_INT32),
+    ("from_bridge", _F.TYPE_BOOL),
+    ("from_cache", _F.TYPE_BOOL),
+    ("encoded_time", _F.TYPE_INT64),
+    ("server_rcvd_time", _F.TYPE_INT64),
+)
+_META_NUMBER = 1
 _common_file()
 _CLASSES: dict[type, Any] = {}
 _DECODERS: dict[type, Callable[[Any], Any]] = {}
@@ -162,6 +181,16 @@ def protobuf_class(cls: type) -> Any:
         ],
     )
     msg = file.message_type.add(name=name)
+    if _carries_meta(cls):
+        # Every top-level message: "MessageMetadata _meta = 1" in SpiderRock's .proto files.
+        assert all(f.proto_number != _META_NUMBER for f in spec.fields), full
+        msg.field.add(
+            name="_meta",
+            number=_META_NUMBER,
+            label=_F.LABEL_OPTIONAL,
+            type=_F.TYPE_MESSAGE,
+            type_name=f".{_COMMON_PACKAGE}.MessageMetadata",
+        )
     for f in _proto_fields(spec):
         _add_field(msg, f)
     _pool.Add(file)
@@ -172,6 +201,11 @@ def protobuf_class(cls: type) -> Any:
 
 def _type_name(cls: type) -> str:
     return str(getattr(cls, "MSG_NAME", cls.__name__))
+
+
+def _carries_meta(cls: type) -> bool:
+    """Top-level messages carry ``_meta``; repeated groups and primary keys do not."""
+    return issubclass(cls, Message)
 
 
 # ---- decoding: protobuf message -> object ----------------------------------------------------
@@ -262,6 +296,7 @@ def _message_decoder(cls: type) -> Callable[[Any], Any]:
         "    for fd, v in m.ListFields():",
         "        name, convert = _table[fd]",
         "        _set(o, name, v if convert is None else convert(v))",
+        *_range_checks(spec),
         "    return o",
     ]
     ns = {
@@ -269,24 +304,68 @@ def _message_decoder(cls: type) -> Callable[[Any], Any]:
         "_cls": cls,
         "_table": table,
         "_set": object.__setattr__ if frozen else setattr,
+        "_out_of_range": _out_of_range,
     }
     decode = compile_function("decode", lines, ns)
     _DECODERS[cls] = decode
     return decode
 
 
-def proto_decoder(cls: type) -> Callable[[bytes], Any]:
-    """``f(payload: bytes) -> cls`` (cached); raises DecodeError naming the message type."""
+def _narrower(spec: FieldSpec) -> tuple[int, int] | None:
+    """The range of an integer field when it is narrower than its protobuf type's (a Byte
+    sent as int32): the protobuf runtime checks only its own type's range."""
+    bounds = int_range(spec)
+    if bounds is None or bounds == PROTO_INTS.get(spec.proto_type or ""):
+        return None
+    return bounds
+
+
+def _range_checks(spec: MessageSpec) -> list[str]:
+    """Source lines rejecting a decoded integer outside its field's range (only the fields
+    whose range is narrower than their protobuf type's need one)."""
+    lines = []
+    for f in _proto_fields(spec):
+        bounds = _narrower(f)
+        if bounds is not None:
+            low, high = bounds
+            lines += [
+                f"    v = o.{f.name}",
+                f"    if v is not None and not {low} <= v <= {high}: "
+                f"_out_of_range({f.wire_name!r}, v, {low}, {high})",
+            ]
+    return lines
+
+
+def _out_of_range(field: str, value: int, low: int, high: int) -> None:
+    raise DecodeError(f"{value} is outside the wire range {low}..{high}", field=field)
+
+
+def _meta(m: Any) -> MessageMeta:
+    return MessageMeta(*[getattr(m, name) for name, _ in _META_FIELDS])
+
+
+def proto_decoder(cls: type, *, meta: bool = False) -> Callable[[bytes], Any]:
+    """``f(payload: bytes) -> cls``, or with ``meta`` ``-> (cls, MessageMeta | None)`` (the
+    payload's ``_meta``, None when it has none). Raises DecodeError naming the message type."""
     pb = protobuf_class(cls)
     decode = _message_decoder(cls)
     parse = pb.FromString
     name = _type_name(cls)
+    carries = _carries_meta(cls)
 
     def decode_payload(payload: bytes) -> Any:
         try:
-            return decode(parse(payload))
+            m = parse(payload)
+            found = None
+            if carries and m.HasField("_meta"):
+                found = _meta(m._meta) if meta else None
+                m.ClearField("_meta")  # not a field of the record
+            record = decode(m)
+            return (record, found) if meta else record
         except _pb_message.DecodeError as exc:
             raise DecodeError(f"invalid protobuf payload: {exc}", message_type=name) from None
+        except DecodeError as exc:
+            raise DecodeError(exc.reason, message_type=name, field=exc.field) from None
         except (ValueError, OverflowError, KeyParseError) as exc:
             # OverflowError: a Timestamp / Duration beyond what datetime / timedelta hold.
             raise DecodeError(f"invalid value: {exc}", message_type=name) from None
@@ -322,17 +401,23 @@ def _key_dict(v: Any) -> dict[str, Any]:
     return out
 
 
-def _encode_converter(spec: FieldSpec, owner: str) -> Callable[[Any], Any] | None:
+def _enum_number(v: Any) -> int:
+    if v.number is None:
+        raise EncodeError(f"{v!r} has no protobuf number (JSON-only value)")
+    return int(v.number)
+
+
+def _float32(v: float) -> float:
+    """A Float value beyond float32's range (the slow path): protobuf would make it infinite."""
+    if not math.isfinite(v):  # NaN and infinities travel as they are
+        return v
+    raise EncodeError(f"{v!r:.60} is outside the float32 range")
+
+
+def _encode_converter(spec: FieldSpec) -> Callable[[Any], Any] | None:
     sr = spec.sr_type
     if sr in ("Enum", "Flag"):
-        where = f"{owner}.{spec.name}"
-
-        def number(v: Any) -> int:
-            if v.number is None:
-                raise EncodeError(f"{where}: {v!r} has no protobuf number (JSON-only value)")
-            return int(v.number)
-
-        return number
+        return _enum_number
     if spec.proto_type == "Timestamp":
         return _timestamp
     if spec.proto_type == "Duration":
@@ -346,47 +431,106 @@ def _encode_converter(spec: FieldSpec, owner: str) -> Callable[[Any], Any] | Non
         return lambda v: [inner(x) for x in v]
     if sr == "PKey" and spec.type is not None:
         return _message_encoder(spec.type)
-    if spec.proto_type in ("int32", "int64", "uint32", "uint64", "sint32", "sint64") and sr in (
-        "Float",
-        "Double",
-    ):
+    if spec.proto_type in PROTO_INTS and sr in ("Float", "Double"):
         return int
     return None
 
 
+def _encode_lines(spec: FieldSpec, ns: dict[str, Any], i: int) -> list[str]:
+    """Source lines putting field ``spec`` of ``o`` into ``out`` when it is set."""
+    convert = _encode_converter(spec)
+    expr = "v"
+    if convert is not None:
+        ns[f"C{i}"] = convert
+        expr = f"C{i}(v)"
+    bounds = _narrower(spec)
+    if bounds is not None:
+        # Wider values would pass the protobuf runtime's check and fail the decoder's.
+        low, high = bounds
+        expr = f"v if {low} <= v <= {high} else _int_out(v, {low}, {high})"
+    elif spec.proto_type == "float" and float_limit(spec) is not None:
+        limit = float_limit(spec)
+        expr = f"v if {-limit!r} <= v <= {limit!r} else _float32(v)"
+    return [f"v = o.{spec.name}", f"if v is not None: out[{spec.name!r}] = {expr}"]
+
+
 def _message_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``f(obj) -> dict`` of the keyword arguments of the protobuf class (compiled, cached)."""
     found = _ENCODERS.get(cls)
     if found is not None:
         return found
     spec: MessageSpec = cls.SPEC  # type: ignore[attr-defined]
-    owner = _type_name(cls)
-    fields = [(f.name, _encode_converter(f, owner)) for f in _proto_fields(spec)]
-    json_only = tuple(f.name for f in spec.fields if f.proto_number is None)
-
-    def encode(obj: Any) -> dict[str, Any]:
-        for name in json_only:
-            if getattr(obj, name) is not None:
-                raise EncodeError(f"{owner}.{name} is a JSON-only field: protobuf cannot carry it")
-        out: dict[str, Any] = {}
-        for name, convert in fields:
-            value = getattr(obj, name)
-            if value is not None:
-                out[name] = value if convert is None else convert(value)
-        return out
-
+    ns: dict[str, Any] = {"_int_out": _int_out, "_float32": _float32}
+    fields = []
+    for i, f in enumerate(spec.fields):
+        if f.proto_number is None or f.proto_type is None:
+            reason = "is a JSON-only field: protobuf cannot carry it"
+            fields.append((f.wire_name, [f"if o.{f.name} is not None: _json_only({reason!r})"]))
+        else:
+            fields.append((f.wire_name, _encode_lines(f, ns, i)))
+    ns["_json_only"] = _json_only
+    encode = compile_encoder(_type_name(cls), ["    out = {}"], fields, ["    return out"], ns)
     _ENCODERS[cls] = encode
-    return encode
+    return encode  # type: ignore[no-any-return]
+
+
+def _json_only(reason: str) -> None:
+    raise EncodeError(reason)
+
+
+def _int_out(value: object, low: int, high: int) -> int:
+    if value.__class__ is not int:
+        raise EncodeError(f"expected an integer, got {type(value).__name__}")
+    raise EncodeError(f"{value!r:.60} is outside the wire range {low}..{high}")
+
+
+def _blame(pb: Any, cls: type, members: dict[str, Any], exc: Exception) -> EncodeError:
+    """The protobuf runtime refused ``members`` (a value out of its type's range, a wrong
+    type): try each alone to name the field it refused."""
+    by_name = {f.name: f.wire_name for f in cls.SPEC.fields}  # type: ignore[attr-defined]
+    for name, value in members.items():
+        try:
+            pb(**{name: value})
+        except Exception as single:  # whatever the runtime raises is named
+            return encode_failure(single, _type_name(cls), by_name[name])
+    return encode_failure(exc, _type_name(cls), None)
 
 
 def proto_encoder(cls: type) -> Callable[[Any], bytes]:
-    """``f(obj) -> bytes`` (cached); raises EncodeError for what protobuf cannot carry."""
+    """``f(obj) -> bytes`` (cached). A message's payload starts with its ``_meta``
+    (``message_type`` = its name), as SpiderRock's service sends it.
+
+    Raises only EncodeError, naming the message type and field: a JSON-only field or value, a
+    value outside its wire range or of the wrong type, a payload larger than a frame holds.
+    """
     pb = protobuf_class(cls)
     encode = _message_encoder(cls)
+    # _meta is field 1 and protobuf writes fields in number order: a constant prefix is
+    # exactly what the runtime would write first.
+    prefix = (
+        pb(_meta={"message_type": _type_name(cls)}).SerializeToString()
+        if _carries_meta(cls)
+        else b""
+    )
 
     def encode_payload(obj: Any) -> bytes:
+        members = encode(obj)
         try:
-            return bytes(pb(**encode(obj)).SerializeToString())
-        except (ValueError, TypeError) as exc:
-            raise EncodeError(f"{_type_name(cls)}: {exc}") from None
+            payload = prefix + pb(**members).SerializeToString()
+        except Exception as exc:  # every refusal becomes an EncodeError
+            raise _blame(pb, cls, members, exc) from None
+        if len(payload) > MAX_PAYLOAD:
+            raise oversize(_type_name(cls), len(payload), _wire_members(cls, obj))
+        return payload
 
     return encode_payload
+
+
+def _wire_members(cls: type, obj: Any) -> dict[str, Any]:
+    """``obj``'s members by wire name, for naming the largest (see :func:`.limits.oversize`)."""
+    from .jsonc import json_encoder  # noqa: PLC0415 - jsonc does not import this module
+
+    try:
+        return json_encoder(cls)(obj)
+    except EncodeError:  # not JSON-representable (NaN): name no field
+        return {}

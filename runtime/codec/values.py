@@ -40,7 +40,11 @@ def format_datetime(value: datetime) -> str:
     """MLink's form: UTC, space separated, always six fractional digits."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # Not strftime: its %Y does not pad years before 1000 to four digits on every platform.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def parse_date(text: str) -> date:

@@ -27,15 +27,25 @@ class LastValueCache:
         self._tables: dict[str, dict[str, Message]] = {}
 
     def apply(self, event: Event) -> None:
-        """Take a stream event into account (only :class:`Record` events change the cache)."""
+        """Take a stream event into account (only :class:`Record` events change the cache;
+        a deleted record removes its primary key)."""
         if isinstance(event, Record) and isinstance(event.message, Message):
-            self.put(event.message)
+            if event.deleted:
+                self.delete(event.message)
+            else:
+                self.put(event.message)
 
     def put(self, message: Message) -> None:
         """Create or replace the object ``message`` is the new state of."""
         key = primary_key_text(message)
         if key is not None:
             self._tables.setdefault(message.MSG_NAME, {})[key] = message
+
+    def delete(self, message: Message) -> None:
+        """Forget the object ``message`` deletes (nothing happens if it is not cached)."""
+        key = primary_key_text(message)
+        if key is not None:
+            self._tables.get(message.MSG_NAME, {}).pop(key, None)
 
     @overload
     def get(self, msgtype: type[M], key: object) -> M | None: ...

@@ -37,7 +37,8 @@ M_co = TypeVar("M_co", bound=Message | UnknownMessage, covariant=True)
 
 @frozen
 class Record(Generic[M_co]):
-    """One data object (a live object replaces the previous one with its primary key).
+    """One data object (a live object replaces the previous one with its primary key;
+    ``deleted``: the object with this primary key was deleted).
 
     A subscription's own records are ``Record[ItsClass]``; the stream at large yields
     ``Record[Message | UnknownMessage]``.
@@ -45,6 +46,7 @@ class Record(Generic[M_co]):
 
     message: M_co
     header: Header | None = None
+    deleted: bool = False
 
 
 @frozen

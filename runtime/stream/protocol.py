@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
 from attrs import evolve, frozen
@@ -152,7 +153,7 @@ class ClientProtocol:
 
     def message_frame(self, message: Message) -> bytes:
         """Any message (a raw request, an upload) as one frame in this session's encoding."""
-        return encode_message(message, self.encoding)
+        return encode_message(message, self.encoding, stamp=datetime.now(UTC))
 
     @property
     def authenticates(self) -> bool:
@@ -324,7 +325,7 @@ class ClientProtocol:
                 continue
             event = self._control(message)
             if event is None:
-                events.append(Record(message, envelope.header))
+                events.append(Record(message, envelope.header, envelope.deleted))
             elif not isinstance(event, bool):
                 events.append(event)
         return events
