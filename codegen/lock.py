@@ -227,9 +227,9 @@ def diff_lock(lock: Lock, schema: Schema, *, wire_only: bool = False) -> SchemaD
 def _wire_view(old: Lock, new: Lock) -> tuple[Lock, Lock]:
     def view(lock: Lock, enums: Mapping[str, str]) -> Lock:
         messages = tuple(
-            attrs.evolve(m, fingerprint=m.wire_fingerprint)
+            attrs.evolve(m, fingerprint=wire)
             for m in lock.messages
-            if m.mnum is not None
+            if m.mnum is not None and (wire := m.wire_fingerprint) is not None
         )
         return attrs.evolve(lock, messages=messages, enums=enums)
 

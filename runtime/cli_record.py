@@ -100,7 +100,7 @@ def _record_body(args: argparse.Namespace) -> int:
         _credentials(args),
         endpoint=args.endpoint,
         host=host,
-        scheme=scheme,
+        scheme="wss" if scheme == "wss" else "ws",  # _address gives ws or wss here
         encoding=args.encoding,
     )
     try:

@@ -152,12 +152,14 @@ class _Decoding:
             result = UnknownMessage(name, mnum, self.encoding, payload)
         else:
             try:
-                result = decoder(payload)
+                decoded = decoder(payload)
             except DecodeError as exc:
                 exc.offset = offset
                 raise
             if self.envelopes:
-                result, meta = result
+                result, meta = decoded
+            else:
+                result = decoded
         if self.envelopes:
             header = Header(mtyp=cls.MSG_NAME if cls is not None else None)
             return Envelope(header, result, offset, meta)

@@ -54,7 +54,7 @@ def _out_of_range(field: str, value: object, low: float, high: float) -> DecodeE
 def _float(value: object, field: str, limit: float) -> float:
     """A float member that is not a float of at most ``limit`` in magnitude (the slow path)."""
     if value.__class__ is int or value.__class__ is float:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
         if -limit <= number <= limit:
             return number
         raise _out_of_range(field, value, -limit, limit)
@@ -63,11 +63,11 @@ def _float(value: object, field: str, limit: float) -> float:
 
 def _int(value: object, field: str, low: int, high: int) -> int:
     """An integer member that is not an int within ``low..high`` (the slow path)."""
-    if value.__class__ is float and value.is_integer():  # type: ignore[attr-defined]
-        value = int(value)  # type: ignore[call-overload]
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
     if value.__class__ is int:
-        if low <= value <= high:  # type: ignore[operator]
-            return value  # type: ignore[return-value]
+        if low <= value <= high:
+            return value
         raise _out_of_range(field, value, low, high)
     raise _bad(field, value, "an integer")
 
@@ -75,7 +75,7 @@ def _int(value: object, field: str, low: int, high: int) -> int:
 def _str(value: object, field: str) -> str:
     if value.__class__ is str:
         raise DecodeError(
-            f"text of {len(value)} characters: more than a frame holds",  # type: ignore[arg-type]
+            f"text of {len(value)} characters: more than a frame holds",
             field=field,
         )
     raise _bad(field, value, "a string")
@@ -83,14 +83,14 @@ def _str(value: object, field: str) -> str:
 
 def _enum(enum: type[SREnum], value: object, field: str) -> SREnum:
     if value.__class__ is str:
-        if len(value) > MAX_TEXT:  # type: ignore[arg-type]
+        if len(value) > MAX_TEXT:
             return _str(value, field)  # type: ignore[return-value]
-        return enum.from_wire(value)  # type: ignore[arg-type]
+        return enum.from_wire(value)
     if value.__class__ is int:
         low, high = ENUM_RANGE
-        if not low <= value <= high:  # type: ignore[operator]
+        if not low <= value <= high:
             raise _out_of_range(field, value, low, high)
-        return enum.from_number(value)  # type: ignore[arg-type]
+        return enum.from_number(value)
     raise _bad(field, value, f"a {enum.__name__} name")
 
 
@@ -103,10 +103,10 @@ def _convert(parse: Callable[[Any], Any], value: object, field: str, what: str) 
 
 def _list(value: object, field: str) -> list[Any]:
     if value.__class__ is list:
-        if len(value) <= MAX_ITEMS:  # type: ignore[arg-type]
-            return value  # type: ignore[return-value]
+        if len(value) <= MAX_ITEMS:
+            return value
         raise DecodeError(
-            f"{len(value)} elements: more than a frame holds",  # type: ignore[arg-type]
+            f"{len(value)} elements: more than a frame holds",
             field=field,
         )
     raise _bad(field, value, "an array")
@@ -260,7 +260,7 @@ def _type_name(cls: type) -> str:
 def _float_out(value: object, limit: float) -> float:
     """A float field's value that is not a float within ``limit`` (the slow path)."""
     if value.__class__ is int or value.__class__ is float:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
         if -limit <= number <= limit:
             return number
         raise EncodeError(f"{value!r:.60} is not a finite number within +-{limit:g}")
@@ -269,13 +269,13 @@ def _float_out(value: object, limit: float) -> float:
 
 def _int_out(value: object, low: int, high: int) -> int:
     """An integer field's value that is not an int within ``low..high`` (the slow path)."""
-    if value.__class__ is float and value.is_integer():  # type: ignore[attr-defined]
-        value = int(value)  # type: ignore[call-overload]
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
     if value.__class__ is not int:
         raise EncodeError(f"expected an integer, got {type(value).__name__}")
-    if not low <= value <= high:  # type: ignore[operator]
+    if not low <= value <= high:
         raise EncodeError(f"{value!r:.60} is outside the wire range {low}..{high}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _str_out(value: object) -> str:

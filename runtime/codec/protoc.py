@@ -448,8 +448,7 @@ def _encode_lines(spec: FieldSpec, ns: dict[str, Any], i: int) -> list[str]:
         # Wider values would pass the protobuf runtime's check and fail the decoder's.
         low, high = bounds
         expr = f"v if {low} <= v <= {high} else _int_out(v, {low}, {high})"
-    elif spec.proto_type == "float" and float_limit(spec) is not None:
-        limit = float_limit(spec)
+    elif spec.proto_type == "float" and (limit := float_limit(spec)) is not None:
         expr = f"v if {-limit!r} <= v <= {limit!r} else _float32(v)"
     return [f"v = o.{spec.name}", f"if v is not None: out[{spec.name!r}] = {expr}"]
 
@@ -471,7 +470,7 @@ def _message_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     ns["_json_only"] = _json_only
     encode = compile_encoder(_type_name(cls), ["    out = {}"], fields, ["    return out"], ns)
     _ENCODERS[cls] = encode
-    return encode  # type: ignore[no-any-return]
+    return encode
 
 
 def _json_only(reason: str) -> None:
@@ -519,6 +518,7 @@ def proto_encoder(cls: type) -> Callable[[Any], bytes]:
             payload = prefix + pb(**members).SerializeToString()
         except Exception as exc:  # every refusal becomes an EncodeError
             raise _blame(pb, cls, members, exc) from None
+        assert isinstance(payload, bytes)
         if len(payload) > MAX_PAYLOAD:
             raise oversize(_type_name(cls), len(payload), _wire_members(cls, obj))
         return payload
