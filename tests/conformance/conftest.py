@@ -294,8 +294,10 @@ def stamp(ns: int | None = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t // 10**9)) + f".{t // 1000 % 10**6:06d}"
 
 
-def json_document(name: str, message: dict[str, Any]) -> bytes:
-    now = stamp()
+def json_document(name: str, message: dict[str, Any], *, sent_ns: int | None = None) -> bytes:
+    """A JSON envelope with the header SpiderRock's clients write (sTim / encT: ``sent_ns``,
+    default now)."""
+    now = stamp(sent_ns)
     return json.dumps(
         {"header": {"mTyp": name, "sTim": now, "encT": now}, "message": message}
     ).encode()
@@ -367,11 +369,21 @@ class Servers:
 
     staged: Callable[[Path], Path]
     running: dict[tuple[str, str], ServerProcess] = field(default_factory=dict)
+    failed: dict[tuple[str, str], RuntimeError] = field(default_factory=dict)
 
     def get(self, snapshot: str, role: str) -> ServerProcess:
-        if (snapshot, role) not in self.running:
-            self.running[snapshot, role] = self._start(snapshot, role)
-        return self.running[snapshot, role]
+        """The server of ``snapshot`` in ``role`` (``main`` or ``auth``); one that failed to
+        start fails every test that needs it with the same error, without a new attempt."""
+        key = (snapshot, role)
+        if key in self.failed:
+            raise self.failed[key]
+        if key not in self.running:
+            try:
+                self.running[key] = self._start(snapshot, role)
+            except RuntimeError as exc:
+                self.failed[key] = exc
+                raise
+        return self.running[key]
 
     def _start(self, snapshot: str, role: str) -> ServerProcess:
         if role == "auth":
