@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import hashlib
@@ -24,7 +25,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,6 +53,11 @@ CHAIN = 20
 MAX_LIMIT = 10_000
 WAIT = 10.0  # seconds: the bound of every wait for a message that must come
 HTTP_WAIT = 60.0  # a first request loads every class of the schema: slow on a busy machine
+
+
+def run_bounded(scenario: Coroutine[Any, Any, None], seconds: float = HTTP_WAIT) -> None:
+    """Run a test's async scenario; never longer than ``seconds`` (a hang is a failure)."""
+    asyncio.run(asyncio.wait_for(scenario, seconds))
 
 
 def flow_of(snapshot: str) -> str:

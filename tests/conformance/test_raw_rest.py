@@ -192,11 +192,7 @@ def test_getaggregate_groups_and_measures(rest: Rest) -> None:
 
 
 def test_postmsgs_acks_each_record(rest: Rest) -> None:
-    strike = (
-        100
-        + rest.schema.snapshot.__hash__() % 7
-        + ("json", "jsonf", "proto").index(rest.encoding) * 10
-    )
+    strike = 100 + 10 * SNAPSHOTS.index(rest.schema.snapshot) + ENCODINGS.index(rest.encoding)
     good = quote("CONF", strike).encode(rest.schema, rest.encoding)
     if rest.encoding == "json":
         import json  # noqa: PLC0415

@@ -13,10 +13,9 @@ by its ``_meta.message_type``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import websockets
@@ -41,6 +40,7 @@ from .conftest import (
     named,
     quote,
     quote_pkey,
+    run_bounded,
     same_enum,
     user_jwt,
     vendor_frame,
@@ -50,10 +50,6 @@ from .conftest import (
 #: The stripe codes SpiderRock's clients open one connection each for (the whole feed).
 STRIPES = ("A", "B", "C", "D", "E", "F", "G", "H", "M", "S", "X")
 RECORD = "OptionNbboQuote"
-
-
-def run(scenario: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(scenario)
 
 
 @dataclass
@@ -135,7 +131,7 @@ def test_logon_by_bearer_header(ctx: Ctx) -> None:
         async with ctx.logged_on():
             pass
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_logon_by_message(ctx: Ctx) -> None:
@@ -147,7 +143,7 @@ def test_logon_by_message(ctx: Ctx) -> None:
             (admin,) = await sock.until(named("MLinkAdmin"))
             assert admin.is_state("LoggedOn"), admin.body
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_logon_with_password_and_jwt(ctx: Ctx) -> None:
@@ -172,7 +168,7 @@ def test_logon_with_password_and_jwt(ctx: Ctx) -> None:
         assert not await logon_state(None, c.logon(flow, jwt=bad_jwt))
         assert not await logon_state(None, c.logon(flow, jwt=user_jwt(expires_in=-60)))
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 # ---- errors and uploads (both flows) ---------------------------------------------------------
@@ -214,7 +210,7 @@ def test_undecodable_and_unknown_messages_get_a_data_ack_and_the_connection_stay
                 (*_, admin) = await sock.until(named("MLinkAdmin"))
                 assert admin.is_state("LoggedOn")
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_upload_is_stored_and_acknowledged(ctx: Ctx) -> None:
@@ -229,7 +225,7 @@ def test_upload_is_stored_and_acknowledged(ctx: Ctx) -> None:
             if ctx.encoding != "proto":
                 assert ack.get("sendTs", "send_ts"), ack.body  # from the header's sTim
 
-    run(scenario())
+    run_bounded(scenario())
     stored = ctx.rest().call("getmsg", msgtype=RECORD, pkey=quote_pkey("CONFWS", strike))
     assert [r.pkey for r in stored.records] == [quote_pkey("CONFWS", strike)]
 
@@ -269,7 +265,7 @@ def test_stream_ack_checkpoints_snapshot_then_paced_live(ctx26: Ctx) -> None:
                                     m.get("signalID", "signal_iD") == 5)  # fmt: skip
             assert {r.ticker for r in records(live)} <= {"AAPL"}
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_signal_ready_with_empty_ids_as_spiderrock_clients_send_it(ctx26: Ctx) -> None:
@@ -287,7 +283,7 @@ def test_signal_ready_with_empty_ids_as_spiderrock_clients_send_it(ctx26: Ctx) -
             await sock.send(c.logon("stream", api_key=API_KEY))
             await sock.until(named("MLinkAdmin", "LoggedOn"))
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_several_streams_by_query_label_run_at_once(ctx26: Ctx) -> None:
@@ -311,7 +307,7 @@ def test_several_streams_by_query_label_run_at_once(ctx26: Ctx) -> None:
 
             await sock.until(all_live)
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_stripes_cover_every_record_exactly_once(ctx26: Ctx) -> None:
@@ -332,7 +328,7 @@ def test_stripes_cover_every_record_exactly_once(ctx26: Ctx) -> None:
         assert {k: v for k, v in owners.items() if len(v) != 1} == {}
         assert sum(1 for keys in parts if keys) >= 2, "every record in one stripe"
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_subscribe_applies_the_view_and_reports_unknown_keys(ctx26: Ctx) -> None:
@@ -360,7 +356,7 @@ def test_subscribe_applies_the_view_and_reports_unknown_keys(ctx26: Ctx) -> None
             assert record.get("bidSize", "bid_size") in (None, 0), record.body
             assert record.get("updateType", "update_type") in (None, 0, "UPDATETYPE_UNSPECIFIED")
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_heartbeats(ctx26: Ctx) -> None:
@@ -369,7 +365,7 @@ def test_heartbeats(ctx26: Ctx) -> None:
             first, second = [(await sock.until(named("MLinkHeartbeat")))[-1] for _ in range(2)]
             assert second.get("seqNum", "seq_num") > first.get("seqNum", "seq_num")
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_vendor_framed_json_quirk_is_accepted(ctx: Ctx) -> None:
@@ -389,7 +385,7 @@ def test_vendor_framed_json_quirk_is_accepted(ctx: Ctx) -> None:
             got = await sock.until(done)
             assert {r.ticker for r in records(got)} == {"AAPL"}
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 # ---- 2023: MLinkQuery ------------------------------------------------------------------------
@@ -407,7 +403,7 @@ def test_query_msgtypes_and_tkeyfilters_filter_to_aapl(ctx23: Ctx) -> None:
             # FullQuery: nothing more after Complete.
             assert not records(await sock.quiet(0.3))
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_full_subscription_is_paced_by_signal_ready(ctx23: Ctx) -> None:
@@ -424,7 +420,7 @@ def test_full_subscription_is_paced_by_signal_ready(ctx23: Ctx) -> None:
             live = await sock.until(named(RECORD))
             assert {r.ticker for r in live if r.name == RECORD} == {"SPY"}
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_query_with_a_misspelt_member_is_rejected_naming_it(ctx23: Ctx) -> None:
@@ -447,7 +443,7 @@ def test_query_with_a_misspelt_member_is_rejected_naming_it(ctx23: Ctx) -> None:
             assert refused(got[-1]), [(m.name, m.body) for m in got if m.name != RECORD]
             assert not records(got)
 
-    run(scenario())
+    run_bounded(scenario())
 
 
 def test_query_accepts_the_older_singular_msgtype(ctx23: Ctx) -> None:
@@ -464,4 +460,4 @@ def test_query_accepts_the_older_singular_msgtype(ctx23: Ctx) -> None:
             got = await sock.until(named("MLinkResponse", "Complete"))
             assert {r.ticker for r in records(got)} == {"QQQ"}
 
-    run(scenario())
+    run_bounded(scenario())
