@@ -73,16 +73,32 @@ class Side:
         )
 
 
-@pytest.fixture(params=[(s, e) for s in SNAPSHOTS for e in ENCODINGS], ids="-".join)
-def side(
-    request: pytest.FixtureRequest,
-    servers: Servers,
-    schemas: Callable[[str], Schema],
-    staged: Callable[[Path], Path],
-) -> Side:
-    snapshot, encoding = request.param
-    registry = registry_2026 if snapshot == "2026-07" else snapshot_registry(staged, snapshot)
-    return Side(servers, schemas(snapshot), registry, encoding)
+def _side_fixture(name: str, params: list[tuple[str, str]], doc: str) -> Any:
+    """A fixture ``name`` giving a :class:`Side` per (snapshot, encoding) of ``params``."""
+
+    def make(
+        request: pytest.FixtureRequest,
+        servers: Servers,
+        schemas: Callable[[str], Schema],
+        staged: Callable[[Path], Path],
+    ) -> Side:
+        snapshot, encoding = request.param
+        registry = registry_2026 if snapshot == "2026-07" else snapshot_registry(staged, snapshot)
+        return Side(servers, schemas(snapshot), registry, encoding)
+
+    make.__doc__ = doc
+    return pytest.fixture(params=params, ids="-".join, name=name)(make)
+
+
+side = _side_fixture(
+    "side", [(s, e) for s in SNAPSHOTS for e in ENCODINGS], "Every snapshot, every encoding."
+)
+side26 = _side_fixture(
+    "side26", [("2026-07", e) for e in ENCODINGS], "The 2026 schema (MLinkStream, logon)."
+)
+side23 = _side_fixture(
+    "side23", [(s, e) for s in SNAPSHOTS[1:] for e in ENCODINGS], "The 2023 schemas."
+)
 
 
 @pytest.fixture
@@ -141,12 +157,11 @@ def test_rest_vendor_limit_is_clamped(client: MLinkClient) -> None:
     assert len(everything.messages) == CHAIN
 
 
-def test_rest_getaggregate(side: Side, client: MLinkClient) -> None:
-    if side.schema.snapshot != "2026-07":
-        return  # a 2026 command
-    result = client.getaggregate(
-        QUOTE, group="okey.tk", measure="bidsize:sum", where="okey.tk:eq:AAPL | okey.tk:eq:SPY"
-    )
+def test_rest_getaggregate(side26: Side) -> None:
+    with side26.client() as client:
+        result = client.getaggregate(
+            QUOTE, group="okey.tk", measure="bidsize:sum", where="okey.tk:eq:AAPL | okey.tk:eq:SPY"
+        )
     assert [m.rec_count for m in result.messages] == [CHAIN, CHAIN]
 
 
@@ -164,12 +179,14 @@ def test_rest_postmsgs(side: Side, client: MLinkClient) -> None:
     assert [str(m.pkey) for m in client.getmsg(QUOTE, pkey).messages] == [pkey]
 
 
-def test_rest_getapikey_and_logon(side: Side, client: MLinkClient) -> None:
+def test_rest_getapikey(client: MLinkClient) -> None:
     (key,) = client.getapikey("s3cret").messages
     assert key.MSG_NAME in ("UserApiKey", "MLinkApiKey")
-    if side.schema.snapshot == "2026-07":
-        with side.client("auth", f"{API_KEY}.{PASSWORD}") as auth:
-            assert auth.logon("conf-user", PASSWORD, "123456").messages
+
+
+def test_rest_logon(side26: Side) -> None:
+    with side26.client("auth", f"{API_KEY}.{PASSWORD}") as auth:
+        assert auth.logon("conf-user", PASSWORD, "123456").messages
 
 
 def test_rest_auth_with_password(side: Side) -> None:
@@ -211,9 +228,8 @@ def test_stream_snapshot_and_paced_live(side: Side) -> None:
     run_bounded(scenario())
 
 
-def test_stream_2023_query_filters_by_ticker_key(side: Side) -> None:
-    if side.schema.flow != "query":
-        return
+def test_stream_2023_query_filters_by_ticker_key(side23: Side) -> None:
+    side = side23
 
     async def scenario() -> None:
         async with side.stream() as stream:
@@ -223,9 +239,8 @@ def test_stream_2023_query_filters_by_ticker_key(side: Side) -> None:
     run_bounded(scenario())
 
 
-def test_stream_several_subscriptions_at_once(side: Side) -> None:
-    if side.schema.flow != "stream":
-        return
+def test_stream_several_subscriptions_at_once(side26: Side) -> None:
+    side = side26
 
     async def scenario() -> None:
         async with side.stream() as stream:
@@ -248,9 +263,8 @@ def test_stream_several_subscriptions_at_once(side: Side) -> None:
     run_bounded(scenario())
 
 
-def test_stream_subscribe_by_key_with_a_view(side: Side) -> None:
-    if side.schema.flow != "stream":
-        return
+def test_stream_subscribe_by_key_with_a_view(side26: Side) -> None:
+    side = side26
     pkey = "QQQ-NMS-EQT-2026-12-18-440-C"
 
     async def scenario() -> None:
@@ -263,9 +277,8 @@ def test_stream_subscribe_by_key_with_a_view(side: Side) -> None:
     run_bounded(scenario())
 
 
-def test_stream_heartbeats(side: Side) -> None:
-    if side.schema.flow != "stream":
-        return
+def test_stream_heartbeats(side26: Side) -> None:
+    side = side26
 
     async def scenario() -> None:
         async with side.stream() as stream:
