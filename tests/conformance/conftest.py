@@ -566,7 +566,8 @@ class RawSocket:
                 while not got or not done(got[-1]):
                     got.append(await self.take())
         except TimeoutError:
-            raise AssertionError(f"waited {timeout}s; got {[m.name for m in got]}") from None
+            last = [(m.name, m.body) for m in got[-3:]]
+            raise AssertionError(f"waited {timeout}s; got {len(got)}, the last {last}") from None
         return got
 
     async def quiet(self, window: float) -> list[Msg]:
