@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -56,8 +57,26 @@ HTTP_WAIT = 60.0  # a first request loads every class of the schema: slow on a b
 
 
 def run_bounded(scenario: Coroutine[Any, Any, None], seconds: float = HTTP_WAIT) -> None:
-    """Run a test's async scenario; never longer than ``seconds`` (a hang is a failure)."""
-    asyncio.run(asyncio.wait_for(scenario, seconds))
+    """Run a test's async scenario; never longer than ``seconds`` (a hang is a failure).
+
+    The loop runs in a thread of its own: a client whose clean-up swallows the cancellation
+    would otherwise hold the test (and the session) forever.
+    """
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(scenario, seconds))
+        except BaseException as exc:  # handed to the test's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="conformance-scenario", daemon=True)
+    thread.start()
+    thread.join(seconds + 15)
+    if thread.is_alive():
+        raise AssertionError(f"the scenario did not end {seconds + 15} s after it started")
+    if failure:
+        raise failure[0]
 
 
 def flow_of(snapshot: str) -> str:
