@@ -56,11 +56,12 @@ WAIT = 10.0  # seconds: the bound of every wait for a message that must come
 HTTP_WAIT = 60.0  # a first request loads every class of the schema: slow on a busy machine
 
 
-def run_bounded(scenario: Coroutine[Any, Any, None], seconds: float = HTTP_WAIT) -> None:
+def run_bounded(scenario: Coroutine[Any, Any, None], seconds: float = 2 * HTTP_WAIT) -> None:
     """Run a test's async scenario; never longer than ``seconds`` (a hang is a failure).
 
     The loop runs in a thread of its own: a client whose clean-up swallows the cancellation
-    would otherwise hold the test (and the session) forever.
+    would otherwise hold the test (and the session) forever. The bound allows for a cold
+    server: its first connection loads every class of the schema (a minute on a busy machine).
     """
     failure: list[BaseException] = []
 
