@@ -1,0 +1,1 @@
+"""MLink conformance: the local server and srmlink's clients against the spec."""
