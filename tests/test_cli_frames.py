@@ -102,3 +102,21 @@ def test_record_interrupted_keeps_every_received_record_in_complete_files(
     assert all(t.num_rows == 40 for t in tables[:-1])
     quotes = from_arrow(pa.concat_tables(tables), OptionNbboQuote)
     assert all(q.pkey is not None and q.bid_price is not None for q in quotes)
+
+
+def test_rest_results_and_the_last_value_cache_convert(server: ServerProcess) -> None:
+    with server.client(encoding="jsonf") as client:
+        result = client.getmsgs(OptionNbboQuote, where="okey.tk:eq:SPY")
+    table = result.to_arrow()
+    assert table.schema.equals(arrow_schema(OptionNbboQuote), check_metadata=False)
+    assert table.num_rows == len(result.messages) > 0
+    assert result.to_polars().height == table.num_rows
+    assert len(result.to_pandas()) == table.num_rows
+    with server.stream(cache=True) as stream:
+        spy = stream.subscribe(OptionNbboQuote, where="okey.tk:eq:SPY")
+        for _ in zip(range(table.num_rows), spy, strict=False):
+            pass
+        assert stream.cache is not None
+        cached = stream.cache.to_arrow(OptionNbboQuote)
+    assert cached.num_rows == len(stream.cache.of(OptionNbboQuote)) > 0
+    assert {row["ticker"] for row in cached.column("okey").to_pylist()} == {"SPY"}

@@ -10,15 +10,20 @@ itself (``count``, ``keys``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..codec import UnknownMessage
 from ..errors import DecodeError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message
 from ..records import wire_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
 
 __all__ = ["CountResult", "KeySetResult", "RestResult", "Shape", "count_of", "keys_of", "sorted_by"]
 
@@ -41,16 +46,37 @@ class RestResult(Generic[M]):
         query_result: the trailing QueryResult (None if absent).
         others: records of other known types (a server may interleave them).
         unknown: records of types the registry does not know (raw bytes kept).
+        message_type: the class asked for, when the command named one the registry knows.
     """
 
     messages: tuple[M, ...]
     query_result: Message | None = None
     others: tuple[Message, ...] = ()
     unknown: tuple[UnknownMessage, ...] = ()
+    message_type: type[M] | None = field(default=None, kw_only=True)
 
     def first(self) -> M | None:
         """The first record of the type asked for (``getmsg``'s one record), None if none."""
         return self.messages[0] if self.messages else None
+
+    def to_arrow(self, *, names: Literal["python", "wire"] = "python") -> pa.Table:
+        """``messages`` as a pyarrow Table typed from the schema (:mod:`srmlink.frames`;
+        needs ``srmlink[arrow]``)."""
+        from ..frames import to_arrow  # noqa: PLC0415 (pyarrow only when asked for)
+
+        return to_arrow(self.messages, self.message_type, names=names)
+
+    def to_polars(self, *, names: Literal["python", "wire"] = "python") -> pl.DataFrame:
+        """``messages`` as a polars DataFrame (needs ``srmlink[polars]``)."""
+        from ..frames import to_polars  # noqa: PLC0415
+
+        return to_polars(self.messages, self.message_type, names=names)
+
+    def to_pandas(self, *, names: Literal["python", "wire"] = "python") -> pd.DataFrame:
+        """``messages`` as a pandas DataFrame with Arrow-backed columns (``srmlink[pandas]``)."""
+        from ..frames import to_pandas  # noqa: PLC0415
+
+        return to_pandas(self.messages, self.message_type, names=names)
 
 
 @frozen
@@ -89,7 +115,10 @@ def sorted_by(expected: type[M]) -> Shape[RestResult[M]]:
 
     def shape(records: Records, query_result: Message | None) -> RestResult[M]:
         mine, others, unknown = _split(records, expected)
-        return RestResult(tuple(mine), query_result, tuple(others), tuple(unknown))
+        concrete = expected if expected is not Message else None
+        return RestResult(
+            tuple(mine), query_result, tuple(others), tuple(unknown), message_type=concrete
+        )
 
     return shape
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from ..message import Message
 from ..records import primary_key_text
 from .events import Event, Record
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["LastValueCache"]
 
@@ -71,6 +74,15 @@ class LastValueCache:
         """
         table = self._tables.setdefault(msgtype.MSG_NAME, {})
         return cast("Mapping[str, M]", MappingProxyType(table))
+
+    def to_arrow(
+        self, msgtype: type[Message], *, names: Literal["python", "wire"] = "python"
+    ) -> pa.Table:
+        """The current records of one message type as a pyarrow Table (:mod:`srmlink.frames`;
+        needs ``srmlink[arrow]``); ``to_polars`` / ``to_pandas`` there take the same records."""
+        from ..frames import to_arrow  # noqa: PLC0415 (pyarrow only when asked for)
+
+        return to_arrow(self.of(msgtype).values(), msgtype, names=names)
 
     def clear(self) -> None:
         self._tables.clear()

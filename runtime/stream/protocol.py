@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from attrs import evolve, frozen
@@ -181,8 +181,10 @@ class ClientProtocol:
             raise MLinkStreamError("MLinkLogon of this schema has no field jwtToken")
         if self.credentials is not None:
             key, _, password = self.credentials.token.partition(".")
-            if has_field(cls, "apiPassword"):
-                values.update(apiKey=key, apiPassword=password or None)
+            # The password has a field of its own: apiPassword (2023), password (2026).
+            field = next((f for f in ("apiPassword", "password") if has_field(cls, f)), None)
+            if field is not None:
+                values.update({"apiKey": key, field: password or None})
             else:
                 values["apiKey"] = self.credentials.token
         return self._frame("MLinkLogon", **values)
@@ -325,10 +327,21 @@ class ClientProtocol:
                 continue
             event = self._control(message)
             if event is None:
+                self._advance_keyed(message.MSG_NAME, envelope)
                 events.append(Record(message, envelope.header, envelope.deleted))
             elif not isinstance(event, bool):
                 events.append(event)
         return events
+
+    def _advance_keyed(self, name: str, envelope: Envelope) -> None:
+        """Move the highwater of the by-key subscriptions of ``name`` to this record's send
+        time: MLinkSubscribe's checkpoints carry none, so a resume starts from there."""
+        sent = _sent_ns(envelope)
+        if sent is None:
+            return
+        for query_id, sub in self.subscriptions.items():
+            if sub.pkeys and sub.msg_name == name and (sub.highwater_ts or 0) < sent:
+                self.subscriptions[query_id] = evolve(sub, highwater_ts=sent)
 
     def _decoded(self, data: bytes) -> list[Envelope | BadMessage]:
         """Every message ``data`` completes, in order; one that fails to decode becomes a
@@ -471,3 +484,17 @@ def _query_id(label: object) -> int | None:
     if isinstance(label, str) and label.startswith("srmlink-") and label[8:].isdigit():
         return int(label[8:])
     return None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sent_ns(envelope: Envelope) -> int | None:
+    """When the server sent a record (ns since the epoch): ``_meta.time_sent`` (protobuf) or
+    the header's ``sTim`` (JSON); None when it does not say."""
+    if envelope.meta is not None and envelope.meta.time_sent:
+        return envelope.meta.time_sent
+    sent = envelope.header.s_tim if envelope.header is not None else None
+    if sent is None:
+        return None
+    return (sent - _EPOCH) // timedelta(microseconds=1) * 1000

@@ -106,8 +106,15 @@ def message_numbers(snapshot: str) -> dict[str, int]:
     """mNum by message name, from the snapshot's own sources first."""
     numbers = _getmsgtypes(snapshot)
     if not numbers:
-        numbers = {**_getmsgtypes("2023-05"), **_dictionary_ids(snapshot)}
+        # 2023-07 numbers no control message: the spec's own examples first (its WebSocket
+        # example is of that era: StockBookQuote 3000 as in the 2023-07 dictionary, MLinkQuery
+        # sent as P03310, 3385 decoded as MLinkResponse; QueryResult 3320 in the REST ones),
+        # then the 2023-05 getmsgtypes.
+        numbers = {**_getmsgtypes("2023-05"), **_SPEC_EXAMPLES, **_dictionary_ids(snapshot)}
     return numbers
+
+
+_SPEC_EXAMPLES = {"MLinkQuery": 3310, "MLinkResponse": 3385, "QueryResult": 3320}
 
 
 class Schema:

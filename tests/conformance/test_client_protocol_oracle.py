@@ -34,7 +34,7 @@ from srmlink.stream import (
     Heartbeat,
     Record,
     StreamAck,
-    Subscription,
+    StreamRequest,
 )
 
 from ..conftest import snapshot_registry
@@ -101,7 +101,7 @@ def protocol26(encoding: str, token: str | None = "k") -> ClientProtocol:
 def test_mlinkstream_paced_by_signal_ready(s26: Schema, encoding: str) -> None:
     proto = protocol26(encoding)
     sent = proto.subscribe(
-        Subscription(query_id=1, msg_name=QUOTE, where="okey.tk:eq:AAPL", view="bidPrice|askPrice")
+        StreamRequest(query_id=1, msg_name=QUOTE, where="okey.tk:eq:AAPL", view="bidPrice|askPrice")
     )
     expected = {
         "msgName": QUOTE,
@@ -121,7 +121,7 @@ def test_mlinkstream_paced_by_signal_ready(s26: Schema, encoding: str) -> None:
 
 def test_mlinkstream_with_an_active_latency(s26: Schema, encoding: str) -> None:
     sent = protocol26(encoding).subscribe(
-        Subscription(query_id=4, msg_name=QUOTE, active_latency=250)
+        StreamRequest(query_id=4, msg_name=QUOTE, active_latency=250)
     )
     expected = {"msgName": QUOTE, "queryID": 4, "queryLabel": "srmlink-4", "activeLatency": 250}
 
@@ -133,7 +133,7 @@ def test_mlinkstream_with_an_active_latency(s26: Schema, encoding: str) -> None:
 
 def test_mlinksubscribe_by_primary_key_with_a_view(s26: Schema, encoding: str) -> None:
     sent = protocol26(encoding).subscribe(
-        Subscription(query_id=2, msg_name=QUOTE, view="bidPrice|askPrice", pkeys=(PKEY,))
+        StreamRequest(query_id=2, msg_name=QUOTE, view="bidPrice|askPrice", pkeys=(PKEY,))
     )
     expected = {
         "subscribeID": 2,
@@ -152,7 +152,7 @@ def test_mlinksubscribe_by_primary_key_with_a_view(s26: Schema, encoding: str) -
 
 def test_signal_ready(s26: Schema, encoding: str) -> None:
     proto = protocol26(encoding)
-    proto.subscribe(Subscription(query_id=1, msg_name=QUOTE))
+    proto.subscribe(StreamRequest(query_id=1, msg_name=QUOTE))
     expected = {"signalID": 1, "readyScan": "Incremental"}
 
     def fill(m: Any) -> None:
@@ -214,8 +214,8 @@ def test_resume_sends_the_last_highwater(s26: Schema, encoding: str) -> None:
     send time of the last record it received (the spec: records "must have a header.sentTs
     later than this value"), in each Subscribe entry."""
     proto = protocol26(encoding, None)
-    proto.subscribe(Subscription(query_id=1, msg_name=QUOTE))
-    proto.subscribe(Subscription(query_id=2, msg_name=QUOTE, pkeys=(PKEY,)))
+    proto.subscribe(StreamRequest(query_id=1, msg_name=QUOTE))
+    proto.subscribe(StreamRequest(query_id=2, msg_name=QUOTE, pkeys=(PKEY,)))
     message, fill = _checkpoint(s26, 1, "Active", highwaterTs=HIGHWATER + 1)
     (event,) = _feed(proto, s26, "MLinkStreamCheckPt", message, fill)
     assert isinstance(event, CheckPoint) and event.highwater_ts == HIGHWATER + 1
@@ -274,7 +274,7 @@ def _quote(schema: Schema) -> tuple[dict[str, Any], Fill]:
 
 def test_server_frames_become_events(s26: Schema, encoding: str) -> None:
     proto = protocol26(encoding)
-    proto.subscribe(Subscription(query_id=1, msg_name=QUOTE))
+    proto.subscribe(StreamRequest(query_id=1, msg_name=QUOTE))
 
     def admin(state: str) -> list[Any]:
         def fill(m: Any) -> None:
@@ -341,7 +341,7 @@ def test_mlinkquery_as_the_spec_writes_it(
     assert proto.flow == "query"
     mnum = s23.mnum(QUOTE)
     sent = proto.subscribe(
-        Subscription(
+        StreamRequest(
             query_id=1,
             msg_name=QUOTE,
             where="bidsize:ge:1",
@@ -349,16 +349,20 @@ def test_mlinkquery_as_the_spec_writes_it(
             keys=(TickerKey.parse("AAPL-NMS-EQT"),),
         )
     )
-    # The spec's example (MsgTypes, TKeyFilters); 2023-05's MsgType child has no msgName.
+    # The spec's example (MsgTypes, TKeyFilters). 2023-05 is the older form protocol-notes
+    # quotes from SpiderRock's older sample: a singular "MsgType" repeater (its proto's
+    # nested message is MsgType too) whose child has no msgName.
     child: dict[str, Any] = {"msgType": mnum, "msgName": QUOTE}
+    repeater = "MsgTypes"
     if s23.snapshot == "2023-05":
         del child["msgName"]
+        repeater = "MsgType"
     child |= {"view": "bidPrice|askPrice", "where": "bidsize:ge:1"}
     expected = {
         "queryLabel": "srmlink-1",
         "queryType": "FullSubscription",
         "activeLatency": -1,
-        "MsgTypes": [child],
+        repeater: [child],
         "TKeyFilters": [{"tickerKey": {"at": "EQT", "ts": "NMS", "tk": "AAPL"}}],
     }
 
