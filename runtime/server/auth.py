@@ -196,6 +196,14 @@ class KeyRing:
             found |= match & _same(given, issued.password)
         return found and bool(key)
 
+    def check_password(self, password: str) -> bool:
+        """Whether ``password`` is the password of the server's own key (``logon``'s ``pw``:
+        the local server has one user, whose password is its key's)."""
+        if self.open:
+            return True
+        own = self._keys.get(self._own or "")
+        return own is not None and own.password is not None and _same(password, own.password)
+
     def check_jwt(self, token: str) -> dict[str, Any] | None:
         """The claims of a valid JWT (signed with the server's secret, not expired), else None."""
         if self._jwt_secret is None:

@@ -185,6 +185,10 @@ class RestHandler:
                 return
         if self.keys.check_key(call.params.get("apikey", "")):
             return
+        params = call.params
+        logon = params.get("cmd", "").lower() == "logon" and bool(params.get("user"))
+        if logon and self.keys.check_password(params.get("pw", "")):
+            return
         raise _Refused("AuthError", "invalid credentials: API key, session key or JWT refused")
 
     # ---- entry point ---------------------------------------------------------------------------
@@ -222,6 +226,22 @@ class RestHandler:
             records, result, detail = [], "Error", f"internal error ({type(exc).__name__})"
         return self._reply(call, records, result, detail, started)
 
+    def _known_result(self, result: str, detail: str | None) -> tuple[str, str | None]:
+        """``result`` if this schema's QueryResult enum has it, else ``Error`` with the name in
+        the detail: protobuf carries only the enum's own values (2023's QResult has only Ok
+        and Error), where JSON carries any name."""
+        spec = next(
+            (
+                f
+                for f in self.registry.by_name("QueryResult").SPEC.fields
+                if f.wire_name == "result"
+            ),
+            None,
+        )
+        if spec is None or spec.type is None or spec.type.from_wire(result).known:
+            return result, detail
+        return "Error", f"{result}: {detail}" if detail else result
+
     def _reply(
         self, call: _Call, records: list[Message], result: str, detail: str | None, started: float
     ) -> bytes:
@@ -244,6 +264,8 @@ class RestHandler:
             )
             if result == "Ok" and not parts:
                 result = "Error"
+        if call.encoding == "proto":
+            result, detail = self._known_result(result, detail)
         text = "; ".join(n for n in (detail, *notes) if n)[:_DETAIL_CHARS] or None
         trailer = self.make(
             "QueryResult",
@@ -500,9 +522,8 @@ class RestHandler:
         return [self.make(name, **values)]
 
     def _logon(self, call: _Call) -> list[Message]:
-        """A session key (used exactly like an API key) for an authorised caller. The local
-        server has no user directory: user and pw are required, and the request itself must
-        be authorised (key or JWT), so logon never widens access."""
+        """A session key (used exactly like an API key). The local server has one user: logon
+        is authorised by ``pw`` equal to its key's password (or by a key or JWT)."""
         if not call.params.get("user") or not call.params.get("pw"):
             raise _Refused("AuthError", "logon needs user and pw")
         user = call.params["user"]

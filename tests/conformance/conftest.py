@@ -245,7 +245,7 @@ class Msg:
         if fd is None:
             return None
         value = getattr(self.body, name)
-        if fd.enum_type is not None and fd.label != fd.LABEL_REPEATED:
+        if fd.enum_type is not None and not fd.is_repeated:
             known = fd.enum_type.values_by_number.get(value)
             return known.name if known is not None else value
         return value
