@@ -185,6 +185,45 @@ class RequestReader:
         items = parsed if isinstance(parsed, list) else [parsed]
         return [self._json(item, 0, 0) for item in items]
 
+    def _older_query_forms(self, cls: type[Any], body: dict[str, Any]) -> dict[str, Any]:
+        """MLinkQuery as SpiderRock's samples write it where this schema differs: the spec's
+        ``{"msgName": ...}`` entries on a schema whose entries have only ``msgType`` (2023-05)
+        become that type's number, and the older sample's top-level ``msgNameFilter`` names
+        the type of entries that give none."""
+        body = dict(body)
+        name_filter = body.pop("msgNameFilter", None)
+        spec = field_with_child(cls, "msgType")
+        if spec is None or spec.type is None:
+            return body
+        wire = next((a for a in (spec.wire_name, *_QUERY_REPEATERS) if a in body), None)
+        entries = body.get(wire) if wire is not None else None
+        if not isinstance(entries, list):
+            if name_filter:
+                body[spec.wire_name] = [{"msgName": name_filter}]
+                return self._older_query_forms(cls, body)
+            return body
+        by_name = _has(spec.type, "msgName")
+        fixed = []
+        for entry in entries:
+            item = dict(entry) if isinstance(entry, dict) else entry
+            if isinstance(item, dict):
+                if name_filter and "msgType" not in item and "msgName" not in item:
+                    item["msgName"] = name_filter
+                if not by_name and "msgName" in item:
+                    named = item.pop("msgName")
+                    number = self._number(named)
+                    if "msgType" not in item:
+                        item["msgType"] = number if number is not None else named
+            fixed.append(item)
+        body[wire] = fixed
+        return body
+
+    def _number(self, name: object) -> int | None:
+        try:
+            return self.registry.entry(str(name)).number
+        except UnknownMessageError:
+            return None
+
     def _frame(self, kind: str, mnum: int, payload: bytes, offset: int) -> Request | Rejected:
         if kind == "J":
             try:
@@ -232,6 +271,8 @@ class RequestReader:
         try:
             if cls.MSG_NAME not in REQUESTS:
                 return Request(decode(body), sent)
+            if cls.MSG_NAME == "MLinkQuery":
+                body = self._older_query_forms(cls, body)
             try:
                 return Request(decode(_clean(cls, body, cls.MSG_NAME, strict=True)), sent)
             except _Unknown as exc:
