@@ -197,7 +197,7 @@ class RequestReader:
             return body
         wire = next((a for a in (spec.wire_name, *_QUERY_REPEATERS) if a in body), None)
         entries = body.get(wire) if wire is not None else None
-        if not isinstance(entries, list):
+        if wire is None or not isinstance(entries, list):
             if name_filter:
                 body[spec.wire_name] = [{"msgName": name_filter}]
                 return self._older_query_forms(cls, body)
