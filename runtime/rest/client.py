@@ -220,7 +220,10 @@ class _Core:
         if name.lower() == "ok":
             return
         detail = redact(str(wire_value(result, "detail") or ""), self.secrets())
-        error = AuthError if name.lower() in _AUTH_RESULTS else MLinkQueryError
+        # A schema whose QueryResult enum lacks AuthError (2023: Ok, Error) says it first
+        # thing in the detail instead.
+        refused = name.lower() in _AUTH_RESULTS or detail.startswith("AuthError")
+        error = AuthError if refused else MLinkQueryError
         raise error(request.command, name, detail)
 
     def describe(self, kind: str) -> str:

@@ -100,8 +100,13 @@ def _text(value: object, what: str) -> str:
 def _limit(limit: int | None) -> list[tuple[str, str]]:
     if limit is None:
         return []
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT:,}, not {limit!r}")
+    # Over MAX_LIMIT is sent as given (SpiderRock's own samples send 999999): the server
+    # clamps it to its maximum and says so in the QueryResult detail.
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(
+            f"limit must be a positive integer (the server's maximum is {MAX_LIMIT:,}), "
+            f"not {limit!r}"
+        )
     return [("limit", str(limit))]
 
 

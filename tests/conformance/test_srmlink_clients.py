@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from srmlink import MLinkClient
-from srmlink.errors import AuthError
+from srmlink.errors import AuthError, MLinkQueryError
 from srmlink.keys import TickerKey
 from srmlink.messages import registry as registry_2026
 from srmlink.registry import Registry
@@ -125,11 +125,32 @@ def test_rest_schema_commands(side: Side, client: MLinkClient) -> None:
     assert {"bidPrice", "askPrice"} <= fields
 
 
-def test_rest_getlayout(client: MLinkClient) -> None:
-    assert client.getlayout(QUOTE).messages
+def _unframeable(side: Side, *names: str) -> str | None:
+    """On protobuf, the first of ``names`` the snapshot cannot carry (not defined, or no mNum
+    in its own sources): the server must refuse, naming it."""
+    if side.encoding != "proto":
+        return None
+    return next((n for n in names if not side.schema.has(n) or n not in side.schema.numbers), None)
 
 
-def test_rest_getsummary(client: MLinkClient) -> None:
+def test_rest_getlayout(side: Side, client: MLinkClient) -> None:
+    missing = _unframeable(side, "MsgLayout", "FieldLayout")
+    if missing is not None:
+        with pytest.raises(MLinkQueryError, match=missing):
+            client.getlayout(QUOTE)
+        return
+    result = client.getlayout(QUOTE)
+    # Where the bindings define no MsgLayout, the records are kept as UnknownMessage.
+    assert result.messages or result.unknown
+
+
+def test_rest_getsummary(side: Side, client: MLinkClient) -> None:
+    numeric = "SummaryNumeric" if side.schema.has("SummaryNumeric") else "AggregateNumeric"
+    missing = _unframeable(side, numeric)
+    if missing is not None:
+        with pytest.raises(MLinkQueryError, match=missing):
+            client.getsummary(QUOTE, view="bidprice|askprice")
+        return
     summary = client.getsummary(QUOTE, view="bidprice|askprice").messages
     assert {str(m.name).lower() for m in summary} == {"bidprice", "askprice"}
 
