@@ -36,6 +36,7 @@ _KEY_CLASSES: dict[str, type[Any]] = {
     "OptionKey": OptionKey,
 }
 _CALL_PUT = {member.wire_name: member for member in CallPut}
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 class FrameConversionError(SRMLinkError, ValueError):
@@ -210,8 +211,13 @@ def _column_values(table: pa.Table, name: str, spec: FieldSpec) -> list[Any]:
     pa = require("pyarrow")
     column = table.column(name)
     if spec.sr_type == "Float":
-        # float32 -> its shortest decimal text -> float64: the value JSON had.
-        column = column.cast(pa.string()).cast(pa.float64())
+        # float32 -> its shortest decimal text -> float64: the value JSON had. At the very
+        # edge of the range the shortest text reads back past float32's maximum: keep the
+        # exact value there.
+        pc = require("pyarrow.compute")
+        exact = column.cast(pa.float64())
+        short = column.cast(pa.string()).cast(pa.float64())
+        column = pc.if_else(pc.less_equal(pc.abs(short), _FLOAT32_MAX), short, exact)
     values: list[Any] = column.to_pylist()
     return values
 
