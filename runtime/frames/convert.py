@@ -22,9 +22,9 @@ from ._arrow import require
 from .schema import KEY_PARTS, ColumnNames, arrow_schema, columns
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     import polars as pl
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["FrameConversionError", "from_arrow", "to_arrow", "to_pandas", "to_polars"]
 

@@ -21,7 +21,7 @@ from .convert import to_arrow
 from .schema import ColumnNames, arrow_schema
 
 if TYPE_CHECKING:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["RotatingParquetWriter"]
 

@@ -37,7 +37,7 @@ from ..message import FieldSpec, Message
 from ._arrow import require
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["KEY_PARTS", "Column", "ColumnNames", "arrow_schema", "columns", "field_type"]
 

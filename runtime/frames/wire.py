@@ -27,7 +27,7 @@ from .convert import to_arrow
 from .schema import KEY_PARTS, ColumnNames, arrow_schema, columns, field_type
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["decode_arrow"]
 

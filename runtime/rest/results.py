@@ -21,9 +21,9 @@ from ..message import Message
 from ..records import wire_value
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     import polars as pl
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["CountResult", "KeySetResult", "RestResult", "Shape", "count_of", "keys_of", "sorted_by"]
 

@@ -16,7 +16,7 @@ from ..records import primary_key_text
 from .events import Event, Record
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["LastValueCache"]
 
