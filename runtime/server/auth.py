@@ -30,6 +30,7 @@ import math
 import re
 import secrets
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -236,8 +237,12 @@ class KeyRing:
         """Attach a :class:`SecretFilter` of this ring to each named logger (once)."""
         for name in names:
             logger = logging.getLogger(name)
-            if not any(isinstance(f, SecretFilter) for f in logger.filters):
+            found = next((f for f in logger.filters if isinstance(f, SecretFilter)), None)
+            if found is None:
                 logger.addFilter(SecretFilter(self))
+            else:
+                # Several servers in one process (tests, an app): one filter knows every ring.
+                found.add(self)
 
 
 def scrub(text: str, ring: KeyRing | None = None) -> str:
@@ -253,16 +258,28 @@ class SecretFilter(logging.Filter):
 
     def __init__(self, ring: KeyRing | None = None) -> None:
         super().__init__()
-        self.ring = ring
+        # Weak: a server that is gone takes its secrets with it.
+        self._rings: weakref.WeakSet[KeyRing] = weakref.WeakSet()
+        if ring is not None:
+            self._rings.add(ring)
+
+    def add(self, ring: KeyRing) -> None:
+        """Scrub ``ring``'s secrets too."""
+        self._rings.add(ring)
+
+    def _scrub(self, text: str) -> str:
+        text = scrub(text)
+        secrets = sorted({s for ring in list(self._rings) for s in ring.secrets()}, key=len)
+        return redact(text, secrets[::-1])
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = scrub(record.getMessage(), self.ring)
+        record.msg = self._scrub(record.getMessage())
         record.args = None
         if record.exc_info is not None:
             # Format the traceback now, scrubbed; exception messages may quote a request.
             text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = scrub(text, self.ring)
+            record.exc_text = self._scrub(text)
             record.exc_info = None
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text, self.ring)
+            record.exc_text = self._scrub(record.exc_text)
         return True
