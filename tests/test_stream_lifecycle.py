@@ -57,6 +57,9 @@ def settle(expected_threads: int, expected_fds: int, deadline: float = 10.0) -> 
         time.sleep(0.02)
 
 
+# 200 WebSocket clients connecting and reading on 2 cores: the close is bounded (30 s below),
+# the setup around it is slow on a loaded machine.
+@pytest.mark.timeout(400)
 def test_many_async_clients_close_together_while_frames_arrive(
     fast_server: ServerProcess,
 ) -> None:
@@ -66,7 +69,7 @@ def test_many_async_clients_close_together_while_frames_arrive(
         ]
         try:
             # Generous: 200 connections on a loaded 2-core machine; the close is what is timed.
-            async with asyncio.timeout(120):
+            async with asyncio.timeout(300):
                 await asyncio.gather(*(client.connect() for client in clients))
                 await asyncio.gather(
                     *(
