@@ -460,18 +460,10 @@ def _stream(args: argparse.Namespace) -> int:
 
 def _stream_body(args: argparse.Namespace) -> int:
     from .messages import registry
-    from .stream import MLinkStream
 
     cls = registry.by_name(args.msgtype)
-    host, scheme = _address(args, websocket=True)
     # Closed on every path below: it owns a background thread running an event loop.
-    stream = MLinkStream(
-        _credentials(args),
-        endpoint=args.endpoint,
-        host=host,
-        scheme="wss" if scheme == "wss" else "ws",  # _address gives ws or wss here
-        encoding=args.encoding,
-    )
+    stream = open_stream(args)
     try:
         with _Interrupt() as interrupt:
             stream.connect()
@@ -484,6 +476,20 @@ def _stream_body(args: argparse.Namespace) -> int:
     finally:
         stream.close()
     return 0
+
+
+def open_stream(args: argparse.Namespace) -> MLinkStream:
+    """An unconnected MLinkStream as the command line's connection options ask."""
+    from .stream import MLinkStream
+
+    host, scheme = _address(args, websocket=True)
+    return MLinkStream(
+        _credentials(args),
+        endpoint=args.endpoint,
+        host=host,
+        scheme="wss" if scheme == "wss" else "ws",  # _address gives ws or wss here
+        encoding=args.encoding,
+    )
 
 
 def _print_stream(

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 from .cli_data import (
     _POLL,
-    _address,
-    _credentials,
     _Ended,
     _Interrupt,
     _non_negative_int,
@@ -27,6 +25,7 @@ from .cli_data import (
     add_connection,
     add_progress,
     add_selection,
+    open_stream,
 )
 from .cli_output import ProgressDisplay, record_count
 from .errors import SRMLinkError
@@ -84,10 +83,8 @@ def _record(args: argparse.Namespace) -> int:
 def _record_body(args: argparse.Namespace) -> int:
     from .frames.parquet import RotatingParquetWriter
     from .messages import registry
-    from .stream import MLinkStream
 
     cls = registry.by_name(args.msgtype)
-    host, scheme = _address(args, websocket=True)
     writer = RotatingParquetWriter(
         args.output,
         cls,
@@ -96,13 +93,7 @@ def _record_body(args: argparse.Namespace) -> int:
         max_seconds=args.rotate_seconds,
         batch_records=1_000,
     )
-    stream = MLinkStream(
-        _credentials(args),
-        endpoint=args.endpoint,
-        host=host,
-        scheme="wss" if scheme == "wss" else "ws",  # _address gives ws or wss here
-        encoding=args.encoding,
-    )
+    stream = open_stream(args)
     try:
         with _Interrupt() as interrupt:
             stream.connect()
