@@ -250,9 +250,20 @@ def test_recovers_from_faults_and_loses_nothing(
         stream.subscribe(OptionNbboQuote)
         consume_until_equal(stream, quiet_server)
         assert quiet_server.fault(fault) >= 1
-        post_updates(quiet_server, bid=float(len(fault)) + 0.5)  # changes while it is broken
+        bid = float(len(fault)) + 0.5
+        post_updates(quiet_server, bid=bid)  # changes while it is broken
         events = consume_until_equal(stream, quiet_server)
-        assert any(isinstance(e, Reconnected) for e in events)
+        seams = [i for i, e in enumerate(events) if isinstance(e, Reconnected)]
+        assert seams, "recovered without a Reconnected event"
+        # The broken connection never carried the new quotes: they come after the seam.
+        updated = [
+            i
+            for i, e in enumerate(events)
+            if isinstance(e, Record)
+            and isinstance(e.message, OptionNbboQuote)
+            and e.message.bid_price == bid
+        ]
+        assert updated and min(updated) > seams[0]
 
 
 def test_server_killed_mid_stream() -> None:

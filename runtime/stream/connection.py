@@ -94,6 +94,9 @@ class Connection:
         self._reader: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
         self._logged_on: asyncio.Future[None] | None = None
+        # The Reconnected event of a reconnect in progress: queued by the new connection's
+        # reader once logged on, before any of its events, so it marks the seam exactly.
+        self._announce: Reconnected | None = None
         self._send_lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -168,7 +171,9 @@ class Connection:
                 async with asyncio.timeout(owner.heartbeat_timeout):
                     frame = await ws.recv()
                 data = frame.encode() if isinstance(frame, str) else frame
-                for event in self.protocol.receive(data):
+                events = self.protocol.receive(data)
+                await self._announce_once()
+                for event in events:
                     if owner.cache is not None:
                         owner.cache.apply(event)
                     await owner.queue.put(event)
@@ -198,6 +203,13 @@ class Connection:
         # Held on self: the event loop keeps only a weak reference to a task.
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(reason))
 
+    async def _announce_once(self) -> None:
+        """Queue the pending Reconnected event once this connection is logged on."""
+        announce = self._announce
+        if announce is not None and (self.protocol.logged_on or not self.protocol.authenticates):
+            self._announce = None
+            await self.owner.queue.put(announce)
+
     def fail(self, error: BaseException) -> None:
         """End the session with ``error`` (seen by connect() or by the consumer, in order)."""
         if self._logged_on is not None and not self._logged_on.done():
@@ -212,6 +224,7 @@ class Connection:
             await asyncio.sleep(delay)
             if owner.closed:
                 return
+            self._announce = Reconnected(attempt, reason, self.stripe)
             try:
                 await self.open()
             except (AuthError, MLinkStreamError) as exc:
@@ -221,7 +234,8 @@ class Connection:
                 log.info("srmlink stream reconnect %d failed: %s", attempt, owner.safe(exc))
                 delay = min(delay * 2, owner.max_backoff)
                 continue
-            await owner.queue.put(Reconnected(attempt, reason, self.stripe))
+            # Queued already if the new connection has delivered anything.
+            await self._announce_once()
             return
         self.fail(
             MLinkTransportError(
