@@ -439,7 +439,9 @@ class Servers:
             server.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope: the servers stop once the conformance tests are done, not at the end of
+# the whole run (ticking servers idling beside later tests cost them CPU).
+@pytest.fixture(scope="package")
 def servers(staged: Callable[[Path], Path]) -> Iterator[Servers]:
     running = Servers(staged)
     try:
