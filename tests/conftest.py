@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -25,6 +26,23 @@ _UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("dev", max_examples=100, **_UNTIMED)
 settings.register_profile("ci", max_examples=200, **_UNTIMED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# Loggers whose level a test must leave as it found it: one left at DEBUG makes every later
+# WebSocket frame a formatted log record (a 200-client test went from 3 s to 160 s).
+_WATCHED_LOGGERS = ("", "srmlink", "websockets", "httpx", "httpcore", "aiohttp", "asyncio")
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels_restored() -> Iterator[None]:
+    before = {name: logging.getLogger(name).level for name in _WATCHED_LOGGERS}
+    yield
+    changed = {
+        name or "root": (level, logging.getLogger(name).level)
+        for name, level in before.items()
+        if logging.getLogger(name).level != level
+    }
+    assert not changed, f"the test left logger levels changed (before, after): {changed}"
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SCHEMA = ROOT.parent / "shared" / "spiderrock-schema"

@@ -58,7 +58,7 @@ def test_the_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
     try:
         with caplog.at_level(logging.DEBUG):
             for name in ("httpx", "httpcore", "websockets", "websockets.client", "srmlink"):
-                logging.getLogger(name).setLevel(logging.DEBUG)
+                caplog.set_level(logging.DEBUG, logger=name)  # restored after the test
             asyncio.run(session())
     finally:
         server.stop()

@@ -253,7 +253,7 @@ def test_no_secret_in_any_body_or_log(caplog: pytest.LogCaptureFixture) -> None:
 
     with caplog.at_level(logging.DEBUG):
         for name in ("aiohttp", "srmlink", "websockets"):
-            logging.getLogger(name).setLevel(logging.DEBUG)
+            caplog.set_level(logging.DEBUG, logger=name)  # restored after the test
         asyncio.run(session())
     texts = _texts(caplog) + bodies
     assert any("Error handling request" in t or "400" in t for t in texts)

@@ -25,11 +25,9 @@ from srmlink.stream import AsyncMLinkStream, MLinkStream, Record
 from srmlink.testing import ServerProcess, start_server
 
 KEY = "lifecycle-key"
-CLIENTS = 200
+CLIENTS = 50
 # A third of the demo's options: every client gets a steady flow, the server keeps up.
 AAPL = "okey.tk:eq:AAPL"
-# One option (and heartbeats every second) for each of the 200: light for both sides.
-ONE = ["AAPL-NMS-EQT-2026-12-18-190-C"]
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +55,11 @@ def settle(expected_threads: int, expected_fds: int, deadline: float = 10.0) -> 
         time.sleep(0.02)
 
 
-# 200 WebSocket clients connecting and reading on 2 cores: the close is bounded (30 s below),
-# the setup around it is slow on a loaded machine.
-@pytest.mark.timeout(400)
+# WebSocket clients connecting and reading on 2 cores: the close is bounded (30 s below), the
+# setup around it is slow on a loaded machine. 50 clients with AAPL's options each (a frame every
+# 10 ms): with the 3.11 bug put back, the close hangs on every run; 200 such clients asked the
+# client process to decode 30,000 records a second and took minutes on a busy machine.
+@pytest.mark.timeout(240)
 def test_many_async_clients_close_together_while_frames_arrive(
     fast_server: ServerProcess,
 ) -> None:
@@ -69,7 +69,7 @@ def test_many_async_clients_close_together_while_frames_arrive(
         ]
         try:
             # Generous: 200 connections on a loaded 2-core machine; the close is what is timed.
-            async with asyncio.timeout(300):
+            async with asyncio.timeout(180):
                 await asyncio.gather(*(client.connect() for client in clients))
                 await asyncio.gather(
                     *(
