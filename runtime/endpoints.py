@@ -9,15 +9,17 @@ REST and WebSocket. :func:`resolve_address` turns what a user gives (``HOST[:POR
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import ssl
 from typing import Literal
 
 from attrs import frozen
 
 from .errors import InvalidHostError
 
-__all__ = ["ENDPOINTS", "ENV_HOST", "Address", "Endpoint", "resolve_address"]
+__all__ = ["ENDPOINTS", "ENV_HOST", "Address", "Endpoint", "resolve_address", "tls_context"]
 
 Endpoint = Literal["live", "delayed"]
 ENDPOINTS: dict[str, str] = {
@@ -97,3 +99,16 @@ def _transport_scheme(scheme: str | None, index: int) -> str:
     if schemes is None:
         raise InvalidHostError(scheme, "scheme must be http, https, ws or wss")
     return schemes[index]
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every srmlink client shares unless given its own.
+
+    httpx's default (certifi's bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as set when it is
+    first needed), built once per process: loading the CA bundle takes 20-250 ms, which every
+    ``httpx.Client`` and every ``wss://`` connection would otherwise pay again.
+    """
+    import httpx  # noqa: PLC0415 (the WebSocket client needs no httpx otherwise)
+
+    return httpx.create_ssl_context()

@@ -80,9 +80,14 @@ class ServerProcess:
         """Inject a fault (server started with ``--faults``); returns connections affected."""
         import httpx  # noqa: PLC0415
 
+        from .endpoints import tls_context  # noqa: PLC0415
+
         auth = {"apikey": self.api_key} if self.api_key else {}
         response = httpx.post(
-            f"{self.url}/srmlink/fault/{kind}", params={**auth, **params}, timeout=10
+            f"{self.url}/srmlink/fault/{kind}",
+            params={**auth, **params},
+            timeout=10,
+            verify=tls_context(),
         )
         response.raise_for_status()
         return int(response.json()["connections"])

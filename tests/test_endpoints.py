@@ -1,11 +1,17 @@
-"""srmlink.endpoints.resolve_address: what ``host=`` accepts, for REST and WebSocket alike."""
+"""srmlink.endpoints: what ``host=`` accepts, for REST and WebSocket alike; the shared TLS
+context."""
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
+import httpx
 import pytest
 from hypothesis import given, strategies as st
 
-from srmlink.endpoints import ENDPOINTS, resolve_address
+from srmlink import MLinkClient
+from srmlink.endpoints import ENDPOINTS, resolve_address, tls_context
 from srmlink.errors import InvalidHostError
 
 _LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
@@ -60,3 +66,27 @@ def test_defaults_come_from_the_environment_then_the_endpoint(
 def test_an_unknown_scheme_argument_is_rejected() -> None:
     with pytest.raises(InvalidHostError, match="scheme must be"):
         resolve_address("127.0.0.1", endpoint="live", scheme="ftp", websocket=False)
+
+
+def test_clients_share_one_verifying_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the CA bundle is paid once per process, not by every client."""
+    built: list[ssl.SSLContext] = []
+    original = httpx.create_ssl_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = original(*args, **kwargs)
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    tls_context.cache_clear()
+    try:
+        for _ in range(3):
+            with MLinkClient("k", host="127.0.0.1:1", scheme="http"):
+                pass
+        assert len(built) == 1
+        (context,) = built
+        assert tls_context() is context
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    finally:
+        tls_context.cache_clear()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -25,7 +26,7 @@ from attrs import frozen
 from ..auth import Credentials, Jwt, protect_logs, redact
 from ..codec import Encoding, decode, encode
 from ..drift import DriftItem, check_drift, warn_on_drift
-from ..endpoints import ENDPOINTS, Address, Endpoint, resolve_address
+from ..endpoints import ENDPOINTS, Address, Endpoint, resolve_address, tls_context
 from ..errors import (
     AuthError,
     MLinkHTTPError,
@@ -251,6 +252,9 @@ class MLinkClient:
         timeout: seconds per request; ``retries`` extra attempts for read-only commands on
             transport errors and 429/502/503/504, ``backoff`` the first delay (doubling).
         transport: an httpx transport (e.g. ``httpx.MockTransport``) for tests or proxies.
+        verify: TLS verification: True (the shared default context, see
+            :func:`srmlink.endpoints.tls_context`), an ``ssl.SSLContext`` (a private CA), or
+            False (no verification; never against a real MLink).
         registry: the generated registry to decode with (default ``srmlink.messages``).
 
     Raises:
@@ -272,6 +276,7 @@ class MLinkClient:
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
         registry: Registry | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._core = _Core(
             credentials=_credentials(api_key, password),
@@ -284,7 +289,9 @@ class MLinkClient:
             backoff=backoff,
             registry=registry,
         )
-        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            timeout=timeout, transport=transport, verify=tls_context() if verify is True else verify
+        )
 
     def _send(self, call: _Call[T]) -> T:
         http = self._core.build(call.request)
@@ -465,6 +472,9 @@ class AsyncMLinkClient:
         timeout: seconds per request; ``retries`` extra attempts for read-only commands on
             transport errors and 429/502/503/504, ``backoff`` the first delay (doubling).
         transport: an httpx transport (e.g. ``httpx.MockTransport``) for tests or proxies.
+        verify: TLS verification: True (the shared default context, see
+            :func:`srmlink.endpoints.tls_context`), an ``ssl.SSLContext`` (a private CA), or
+            False (no verification; never against a real MLink).
         registry: the generated registry to decode with (default ``srmlink.messages``).
 
     Raises:
@@ -486,6 +496,7 @@ class AsyncMLinkClient:
         backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
         registry: Registry | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._core = _Core(
             credentials=_credentials(api_key, password),
@@ -498,7 +509,9 @@ class AsyncMLinkClient:
             backoff=backoff,
             registry=registry,
         )
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, transport=transport, verify=tls_context() if verify is True else verify
+        )
 
     async def _send(self, call: _Call[T]) -> T:
         http = self._core.build(call.request)

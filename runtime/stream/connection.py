@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from ..endpoints import tls_context
 from ..errors import (
     AuthError,
     FramingError,
@@ -111,6 +112,7 @@ class Connection:
                     open_timeout=owner.open_timeout,
                     close_timeout=owner.close_timeout,
                     logger=WIRE_LOG,
+                    ssl=tls_context() if owner.url.startswith("wss:") else None,
                 )
         except TimeoutError as exc:
             raise MLinkTimeoutError(f"connecting to {owner.url} timed out") from exc
