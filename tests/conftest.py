@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -135,3 +135,28 @@ def stream_server() -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+MypyRun = Callable[[Path, Sequence[str]], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def mypy_installed(request: pytest.FixtureRequest) -> MypyRun:
+    """``mypy --strict`` on files as a user's app sees srmlink: the installed package, no
+    PYTHONPATH / MYPYPATH. One cache for every test that uses it, so only the first one checks
+    the whole package (minutes on a loaded 2-core machine), the others are incremental."""
+    cache = Path(request.config.cache.mkdir("mypy-installed"))
+
+    def run(cwd: Path, files: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
+        return subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), *files],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+
+    return run

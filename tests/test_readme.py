@@ -20,7 +20,7 @@ import pytest
 from srmlink.stream import MLinkStream
 from srmlink.testing import ServerProcess
 
-from .conftest import ROOT
+from .conftest import ROOT, MypyRun
 
 README = ROOT / "README.md"
 LIVE = "# needs a SpiderRock account"
@@ -46,21 +46,12 @@ def test_the_readme_has_blocks_of_each_kind() -> None:
     assert any(DOCUMENTED_HOST in code for _, code in RUNNABLE)
 
 
-def test_every_block_type_checks_with_mypy_strict(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+# The first full check of the installed package (a shared cache makes later ones quick).
+@pytest.mark.timeout(600)
+def test_every_block_type_checks_with_mypy_strict(tmp_path: Path, mypy_installed: MypyRun) -> None:
     for line, code in BLOCKS:
         (tmp_path / f"readme_line_{line}.py").write_text(code, encoding="utf-8")
-    cache = Path(request.config.cache.mkdir("readme-mypy"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "."],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_clean_env(),
-        check=False,
-        timeout=300,
-    )
+    proc = mypy_installed(tmp_path, ["."])
     # readme_line_N.py:M is README.md line N + M - 1.
     assert proc.returncode == 0, f"mypy --strict on README blocks:\n{proc.stdout}{proc.stderr}"
 

@@ -1,15 +1,11 @@
 """Typed streams: subscriptions, queries and the cache give the generated classes, for mypy
-(``reveal_type`` under ``mypy --strict`` on the staged bindings) and at run time (against
+(``reveal_type`` under ``mypy --strict`` on the installed bindings) and at run time (against
 ``srmlink serve``)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +16,7 @@ from srmlink.messages import OptionNbboQuote
 from srmlink.stream import AsyncMLinkStream, MLinkStream, Record
 from srmlink.testing import TEST_API_KEY as KEY, ServerProcess
 
-from .conftest import snapshot_dir
+from .conftest import MypyRun
 
 APP = """
 from srmlink.messages import OptionNbboQuote
@@ -47,23 +43,11 @@ MLinkStream(bogus_kwarg=1)
 """
 
 
-def mypy(stage: Path, tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
-    app = tmp_path / "app.py"
-    app.write_text(source)
-    return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), app],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MYPYPATH": str(stage)},
-        cwd=tmp_path,
-        timeout=600,
-        check=False,
-    )
-
-
-def test_mypy_sees_the_generated_classes(staged: Callable[[Path], Path], tmp_path: Path) -> None:
-    stage = staged(snapshot_dir("2026-07"))
-    checked = mypy(stage, tmp_path, APP)
+# The installed package, as a user's app sees it (the cache is shared with test_readme.py).
+@pytest.mark.timeout(600)
+def test_mypy_sees_the_generated_classes(tmp_path: Path, mypy_installed: MypyRun) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    checked = mypy_installed(tmp_path, ["app.py"])
     revealed = re.findall(r'Revealed type is "([^"]+)"', checked.stdout)
     assert revealed == [
         "srmlink.messages.opt_mkt_data.OptionNbboQuote",
@@ -74,7 +58,8 @@ def test_mypy_sees_the_generated_classes(staged: Callable[[Path], Path], tmp_pat
     ], checked.stdout
     assert "error" not in checked.stdout.replace("note:", ""), checked.stdout
 
-    wrong = mypy(stage, tmp_path, WRONG)
+    (tmp_path / "wrong.py").write_text(WRONG)
+    wrong = mypy_installed(tmp_path, ["wrong.py"])
     assert wrong.returncode == 1
     assert 'Unexpected keyword argument "bogus_kwarg"' in wrong.stdout, wrong.stdout
 
