@@ -171,14 +171,32 @@ MUTATION_TARGETS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_mutation_kills_framing.py", "tests/test_framing.py"],
     ),
     "keys": (["runtime/keys.py"], ["tests/test_mutation_kills_keys.py", "tests/test_keys.py"]),
-    "enums": (["runtime/enums.py"], ["tests/test_enums_runtime.py"]),
+    "enums": (
+        ["runtime/enums.py"],
+        ["tests/test_mutation_kills_enums.py", "tests/test_enums_runtime.py"],
+    ),
     "codec": (
         ["runtime/codec"],
         ["tests/test_codec_independent.py", "tests/test_codec_samples.py", "tests/test_framing.py"],
     ),
     "query": (["runtime/query"], ["tests/test_query.py"]),
-    "stream-protocol": (["runtime/stream/protocol.py"], ["tests/test_stream_protocol.py"]),
-    "auth": (["runtime/auth.py"], ["tests/test_redacting_filter.py", "tests/test_secrets_e2e.py"]),
+    "stream-protocol": (
+        ["runtime/stream/protocol.py"],
+        [
+            "tests/test_mutation_kills_stream_protocol.py",
+            "tests/test_stream_protocol.py",
+            # The hand-written oracles (both flows, no server): the only 2023 MLinkQuery checks.
+            "tests/conformance/test_client_protocol_oracle.py",
+        ],
+    ),
+    "auth": (
+        ["runtime/auth.py"],
+        [
+            "tests/test_mutation_kills_auth.py",
+            "tests/test_redacting_filter.py",
+            "tests/test_secrets_e2e.py",
+        ],
+    ),
 }
 # One or two plausible slips per operator site, not every operator for every other: cosmic-ray's
 # full cross product (Add -> Pow, BitXor, LShift...) multiplies the mutants by six with
