@@ -179,7 +179,7 @@ MUTATION_TARGETS: dict[str, tuple[list[str], list[str]]] = {
         ["runtime/codec"],
         ["tests/test_codec_independent.py", "tests/test_codec_samples.py", "tests/test_framing.py"],
     ),
-    "query": (["runtime/query"], ["tests/test_query.py"]),
+    "query": (["runtime/query"], ["tests/test_mutation_kills_query.py", "tests/test_query.py"]),
     "stream-protocol": (
         ["runtime/stream/protocol.py"],
         [
