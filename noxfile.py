@@ -177,7 +177,13 @@ MUTATION_TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "codec": (
         ["runtime/codec"],
-        ["tests/test_codec_independent.py", "tests/test_codec_samples.py", "tests/test_framing.py"],
+        [
+            "tests/test_mutation_kills_codec.py",
+            "tests/test_codec_independent.py",
+            "tests/test_codec_samples.py",
+            "tests/test_codec_enums.py",
+            "tests/test_framing.py",
+        ],
     ),
     "query": (["runtime/query"], ["tests/test_mutation_kills_query.py", "tests/test_query.py"]),
     "stream-protocol": (

@@ -1,0 +1,121 @@
+"""Exact-value tests of srmlink.codec written against mutants: the integer ranges every wire
+allows (written out in decimal, not as powers of two) and the TimeSpan / DateTime / DateKey
+text forms of mlink-api.md, each in both directions.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from srmlink.codec.limits import PROTO_INTS, SR_INTS
+from srmlink.codec.values import (
+    format_date,
+    format_datetime,
+    format_timespan,
+    parse_date,
+    parse_datetime,
+    parse_timespan,
+)
+
+INT32 = (-2147483648, 2147483647)
+UINT32 = (0, 4294967295)
+INT64 = (-9223372036854775808, 9223372036854775807)
+UINT64 = (0, 18446744073709551615)
+
+
+def test_integer_ranges_of_every_wire_type() -> None:
+    assert SR_INTS == {
+        "Byte": (0, 255),
+        "Short": (-32768, 32767),
+        "UShort": (0, 65535),
+        "Int": INT32,
+        "UInt": UINT32,
+        "Long": INT64,
+        "ULong": UINT64,
+    }
+    assert PROTO_INTS == {
+        "int32": INT32,
+        "sint32": INT32,
+        "sfixed32": INT32,
+        "uint32": UINT32,
+        "fixed32": UINT32,
+        "int64": INT64,
+        "sint64": INT64,
+        "sfixed64": INT64,
+        "uint64": UINT64,
+        "fixed64": UINT64,
+        "bool": (0, 1),
+        "enum": INT32,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "1.02:03:04.500000",
+            timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500000),
+        ),
+        ("-00:00:01", -timedelta(seconds=1)),
+        ("00:00:00", timedelta(0)),
+        ("00:00:00.000001", timedelta(microseconds=1)),
+        ("-01:00:00", -timedelta(hours=1)),
+        ("23:59:59.999999", timedelta(hours=23, minutes=59, seconds=59, microseconds=999999)),
+        ("-2.00:00:00.250000", -timedelta(days=2, microseconds=250000)),
+    ],
+)
+def test_timespans_format_and_parse(text: str, value: timedelta) -> None:
+    assert format_timespan(value) == text
+    assert parse_timespan(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("01:02:03.1234567", timedelta(hours=1, minutes=2, seconds=3, microseconds=123456)),
+        ("1:00:00.5", timedelta(hours=1, microseconds=500000)),
+        (" 00:00:07 ", timedelta(seconds=7)),
+        (90, timedelta(minutes=1, seconds=30)),
+        (0.25, timedelta(microseconds=250000)),
+    ],
+)
+def test_timespans_in_other_forms_parse(text: str | float, value: timedelta) -> None:
+    assert parse_timespan(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1:2:3", "expected [-][d.]hh:mm:ss[.fffffff], got '1:2:3'"),
+        ("00:00:00.12345678", "expected [-][d.]hh:mm:ss[.fffffff]"),
+        ("1000000000.00:00:00", "TimeSpan '1000000000.00:00:00' is out of range"),
+        (1e300, "TimeSpan of 1e+300 seconds is out of range"),
+        (True, "expected a TimeSpan string, got bool"),
+    ],
+)
+def test_bad_timespans_say_why(text: object, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        parse_timespan(text)  # type: ignore[arg-type]
+
+
+def test_datetimes() -> None:
+    value = datetime(2026, 7, 1, 9, 30, 0, 5, tzinfo=UTC)
+    assert format_datetime(value) == "2026-07-01 09:30:00.000005"
+    assert parse_datetime("2026-07-01 09:30:00.000005") == value
+    assert parse_datetime("2026-07-01T11:30:00.000005+02:00") == value
+    east = datetime(2026, 7, 1, 11, 30, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert format_datetime(east) == "2026-07-01 09:30:00.000005"
+    assert format_datetime(datetime(999, 1, 2, 3, 4, 5)) == "0999-01-02 03:04:05.000000"
+    with pytest.raises(ValueError, match="is out of range in UTC"):
+        parse_datetime("0001-01-01T00:00:00+01:00")
+
+
+def test_dates() -> None:
+    assert parse_date("2026-12-18") == date(2026, 12, 18)
+    assert format_date(date(26, 1, 2)) == "0026-01-02"
+    for bad in ("2026-1-18", "20261218xx", "2026/12/18"):
+        with pytest.raises(ValueError, match=f"expected YYYY-MM-DD, got '{bad}'"):
+            parse_date(bad)
