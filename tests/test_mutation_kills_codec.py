@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from srmlink.codec import encode_message
 from srmlink.codec.limits import PROTO_INTS, SR_INTS
 from srmlink.codec.values import (
     format_date,
@@ -19,6 +20,8 @@ from srmlink.codec.values import (
     parse_datetime,
     parse_timespan,
 )
+from srmlink.errors import EncodeError
+from srmlink.messages import OptionNbboQuote
 
 INT32 = (-2147483648, 2147483647)
 UINT32 = (0, 4294967295)
@@ -119,3 +122,12 @@ def test_dates() -> None:
     for bad in ("2026-1-18", "20261218xx", "2026/12/18"):
         with pytest.raises(ValueError, match=f"expected YYYY-MM-DD, got '{bad}'"):
             parse_date(bad)
+
+
+@pytest.mark.parametrize("value", [1e39, -1e39])
+def test_protobuf_refuses_a_float_beyond_float32(value: float) -> None:
+    # bidPrice is a float on the protobuf wire: the runtime would store inf without a word.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(OptionNbboQuote(bid_price=value), "proto")
+    assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "bidPrice")
+    assert str(caught.value).endswith(f"{value!r} is outside the float32 range")
