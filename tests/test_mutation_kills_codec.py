@@ -5,12 +5,13 @@ text forms of mlink-api.md, each in both directions.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from srmlink.codec import encode_message
+from srmlink.codec import KEY_CACHES, clear_key_caches, decode, encode_message
 from srmlink.codec.limits import PROTO_INTS, SR_INTS
 from srmlink.codec.values import (
     format_date,
@@ -20,7 +21,7 @@ from srmlink.codec.values import (
     parse_datetime,
     parse_timespan,
 )
-from srmlink.errors import EncodeError
+from srmlink.errors import DecodeError, EncodeError
 from srmlink.messages import OptionNbboQuote
 
 INT32 = (-2147483648, 2147483647)
@@ -131,3 +132,31 @@ def test_protobuf_refuses_a_float_beyond_float32(value: float) -> None:
         encode_message(OptionNbboQuote(bid_price=value), "proto")
     assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "bidPrice")
     assert str(caught.value).endswith(f"{value!r} is outside the float32 range")
+
+
+def bid_size_document(text: str) -> bytes:
+    return b'{"header":{"mTyp":"OptionNbboQuote"},"message":{"bidSize":%s}}' % text.encode()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("-2147483648", -2147483648), ("-2147483648.0", -2147483648), ("2147483647.0", 2147483647)],
+)
+def test_json_integers_at_the_bounds_decode(text: str, value: int) -> None:
+    (message,) = decode(bid_size_document(text), "json")
+    assert isinstance(message, OptionNbboQuote) and message.bid_size == value
+
+
+@pytest.mark.parametrize("text", ["-2147483649.0", "2147483648.0", "-2147483649"])
+def test_json_integers_beyond_the_bounds_are_refused(text: str) -> None:
+    with pytest.raises(DecodeError, match=r"field bidSize: -?\d+ is outside the wire range"):
+        decode(bid_size_document(text), "json")
+
+
+def test_clear_key_caches_empties_every_cache() -> None:
+    key = {"at": "EQT", "ts": "NMS", "tk": "AAPL", "dt": "2026-12-18", "xx": 190, "cp": "Call"}
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"pkey": {"okey": key}}}
+    decode(json.dumps(document).encode(), "json")
+    assert any(KEY_CACHES)
+    clear_key_caches()
+    assert not any(KEY_CACHES)
