@@ -22,7 +22,8 @@ from srmlink.codec.values import (
     parse_timespan,
 )
 from srmlink.errors import DecodeError, EncodeError
-from srmlink.messages import OptionNbboQuote
+from srmlink.keys import TickerKey
+from srmlink.messages import OptionNbboQuote, SpdrHedgePolicyState, SpdrHedgePolicyStatePKey
 
 INT32 = (-2147483648, 2147483647)
 UINT32 = (0, 4294967295)
@@ -160,3 +161,45 @@ def test_clear_key_caches_empties_every_cache() -> None:
     assert any(KEY_CACHES)
     clear_key_caches()
     assert not any(KEY_CACHES)
+
+
+def test_a_ticker_key_carried_as_a_protobuf_expiry_key_decodes_as_a_ticker_key() -> None:
+    # The one such field of the 2026-07 schema: hedgeTarget is a TickerKey in the dictionary
+    # and an ExpiryKey message in the .proto; the decoder must follow the dictionary.
+    target = TickerKey("EQT", "NMS", "AAPL")
+    record = SpdrHedgePolicyState(pkey=SpdrHedgePolicyStatePKey(hedge_target=target))
+    (decoded,) = decode(encode_message(record, "proto"), "proto")
+    assert isinstance(decoded, SpdrHedgePolicyState) and decoded.pkey is not None
+    assert decoded.pkey.hedge_target == target
+    assert type(decoded.pkey.hedge_target) is TickerKey
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (4294967296, "4294967296 is outside the wire range 0..4294967295"),
+        (-1, "-1 is outside the wire range 0..4294967295"),
+        (5e9, "expected an integer, got float"),
+    ],
+)
+def test_protobuf_names_why_an_integer_does_not_fit(value: object, reason: str) -> None:
+    # bidMask is a UInt carried as a protobuf int64: srmlink checks the narrower range itself.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(OptionNbboQuote(bid_mask=value), "proto")  # type: ignore[arg-type]
+    assert caught.value.field == "bidMask"
+    assert str(caught.value).endswith(reason)
+
+
+@pytest.mark.parametrize("number", [-2147483648, 2147483647])
+def test_json_enum_numbers_at_the_bounds_are_kept(number: int) -> None:
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": number}}
+    (message,) = decode(json.dumps(document).encode(), "json")
+    assert isinstance(message, OptionNbboQuote) and message.update_type is not None
+    assert (message.update_type.number, message.update_type.known) == (number, False)
+
+
+@pytest.mark.parametrize("number", [-2147483649, 2147483648])
+def test_json_enum_numbers_beyond_the_bounds_are_refused(number: int) -> None:
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": number}}
+    with pytest.raises(DecodeError, match=rf"field updateType: {number} is outside the wire"):
+        decode(json.dumps(document).encode(), "json")
