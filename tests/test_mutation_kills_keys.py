@@ -38,6 +38,9 @@ def test_valid_dates_at_the_bounds(expiry: str) -> None:
         ("20266-01-01", 13, "year '20266' is not 4 digits"),
         ("2026-1-01", 18, "month '1' is not 2 digits"),
         ("2026-01-0x", 21, "day '0x' is not 2 digits"),
+        # Ten characters that Python's fromisoformat reads as an ISO week date (2026-12-18):
+        # not the YYYY-MM-DD the spec writes, so refused, not turned into some day.
+        ("2026-W51-5", 18, "month 'W51' is not 2 digits"),
     ],
 )
 def test_bad_dates_name_the_part_and_its_position(expiry: str, position: int, reason: str) -> None:

@@ -1,0 +1,205 @@
+"""Exact-value tests of srmlink.codec written against mutants: the integer ranges every wire
+allows (written out in decimal, not as powers of two) and the TimeSpan / DateTime / DateKey
+text forms of mlink-api.md, each in both directions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from srmlink.codec import KEY_CACHES, clear_key_caches, decode, encode_message
+from srmlink.codec.limits import PROTO_INTS, SR_INTS
+from srmlink.codec.values import (
+    format_date,
+    format_datetime,
+    format_timespan,
+    parse_date,
+    parse_datetime,
+    parse_timespan,
+)
+from srmlink.errors import DecodeError, EncodeError
+from srmlink.keys import TickerKey
+from srmlink.messages import OptionNbboQuote, SpdrHedgePolicyState, SpdrHedgePolicyStatePKey
+
+INT32 = (-2147483648, 2147483647)
+UINT32 = (0, 4294967295)
+INT64 = (-9223372036854775808, 9223372036854775807)
+UINT64 = (0, 18446744073709551615)
+
+
+def test_integer_ranges_of_every_wire_type() -> None:
+    assert SR_INTS == {
+        "Byte": (0, 255),
+        "Short": (-32768, 32767),
+        "UShort": (0, 65535),
+        "Int": INT32,
+        "UInt": UINT32,
+        "Long": INT64,
+        "ULong": UINT64,
+    }
+    assert PROTO_INTS == {
+        "int32": INT32,
+        "sint32": INT32,
+        "sfixed32": INT32,
+        "uint32": UINT32,
+        "fixed32": UINT32,
+        "int64": INT64,
+        "sint64": INT64,
+        "sfixed64": INT64,
+        "uint64": UINT64,
+        "fixed64": UINT64,
+        "bool": (0, 1),
+        "enum": INT32,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "1.02:03:04.500000",
+            timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500000),
+        ),
+        ("-00:00:01", -timedelta(seconds=1)),
+        ("00:00:00", timedelta(0)),
+        ("00:00:00.000001", timedelta(microseconds=1)),
+        ("-01:00:00", -timedelta(hours=1)),
+        ("23:59:59.999999", timedelta(hours=23, minutes=59, seconds=59, microseconds=999999)),
+        ("-2.00:00:00.250000", -timedelta(days=2, microseconds=250000)),
+    ],
+)
+def test_timespans_format_and_parse(text: str, value: timedelta) -> None:
+    assert format_timespan(value) == text
+    assert parse_timespan(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("01:02:03.1234567", timedelta(hours=1, minutes=2, seconds=3, microseconds=123456)),
+        ("1:00:00.5", timedelta(hours=1, microseconds=500000)),
+        (" 00:00:07 ", timedelta(seconds=7)),
+        (90, timedelta(minutes=1, seconds=30)),
+        (0.25, timedelta(microseconds=250000)),
+    ],
+)
+def test_timespans_in_other_forms_parse(text: str | float, value: timedelta) -> None:
+    assert parse_timespan(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1:2:3", "expected [-][d.]hh:mm:ss[.fffffff], got '1:2:3'"),
+        ("00:00:00.12345678", "expected [-][d.]hh:mm:ss[.fffffff]"),
+        ("1000000000.00:00:00", "TimeSpan '1000000000.00:00:00' is out of range"),
+        (1e300, "TimeSpan of 1e+300 seconds is out of range"),
+        (True, "expected a TimeSpan string, got bool"),
+    ],
+)
+def test_bad_timespans_say_why(text: object, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        parse_timespan(text)  # type: ignore[arg-type]
+
+
+def test_datetimes() -> None:
+    value = datetime(2026, 7, 1, 9, 30, 0, 5, tzinfo=UTC)
+    assert format_datetime(value) == "2026-07-01 09:30:00.000005"
+    assert parse_datetime("2026-07-01 09:30:00.000005") == value
+    assert parse_datetime("2026-07-01T11:30:00.000005+02:00") == value
+    east = datetime(2026, 7, 1, 11, 30, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert format_datetime(east) == "2026-07-01 09:30:00.000005"
+    assert format_datetime(datetime(999, 1, 2, 3, 4, 5)) == "0999-01-02 03:04:05.000000"
+    with pytest.raises(ValueError, match="is out of range in UTC"):
+        parse_datetime("0001-01-01T00:00:00+01:00")
+
+
+def test_dates() -> None:
+    assert parse_date("2026-12-18") == date(2026, 12, 18)
+    assert format_date(date(26, 1, 2)) == "0026-01-02"
+    for bad in ("2026-1-18", "20261218xx", "2026/12/18"):
+        with pytest.raises(ValueError, match=f"expected YYYY-MM-DD, got '{bad}'"):
+            parse_date(bad)
+
+
+@pytest.mark.parametrize("value", [1e39, -1e39])
+def test_protobuf_refuses_a_float_beyond_float32(value: float) -> None:
+    # bidPrice is a float on the protobuf wire: the runtime would store inf without a word.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(OptionNbboQuote(bid_price=value), "proto")
+    assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "bidPrice")
+    assert str(caught.value).endswith(f"{value!r} is outside the float32 range")
+
+
+def bid_size_document(text: str) -> bytes:
+    return b'{"header":{"mTyp":"OptionNbboQuote"},"message":{"bidSize":%s}}' % text.encode()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("-2147483648", -2147483648), ("-2147483648.0", -2147483648), ("2147483647.0", 2147483647)],
+)
+def test_json_integers_at_the_bounds_decode(text: str, value: int) -> None:
+    (message,) = decode(bid_size_document(text), "json")
+    assert isinstance(message, OptionNbboQuote) and message.bid_size == value
+
+
+@pytest.mark.parametrize("text", ["-2147483649.0", "2147483648.0", "-2147483649"])
+def test_json_integers_beyond_the_bounds_are_refused(text: str) -> None:
+    with pytest.raises(DecodeError, match=r"field bidSize: -?\d+ is outside the wire range"):
+        decode(bid_size_document(text), "json")
+
+
+def test_clear_key_caches_empties_every_cache() -> None:
+    key = {"at": "EQT", "ts": "NMS", "tk": "AAPL", "dt": "2026-12-18", "xx": 190, "cp": "Call"}
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"pkey": {"okey": key}}}
+    decode(json.dumps(document).encode(), "json")
+    assert any(KEY_CACHES)
+    clear_key_caches()
+    assert not any(KEY_CACHES)
+
+
+def test_a_ticker_key_carried_as_a_protobuf_expiry_key_decodes_as_a_ticker_key() -> None:
+    # The one such field of the 2026-07 schema: hedgeTarget is a TickerKey in the dictionary
+    # and an ExpiryKey message in the .proto; the decoder must follow the dictionary.
+    target = TickerKey("EQT", "NMS", "AAPL")
+    record = SpdrHedgePolicyState(pkey=SpdrHedgePolicyStatePKey(hedge_target=target))
+    (decoded,) = decode(encode_message(record, "proto"), "proto")
+    assert isinstance(decoded, SpdrHedgePolicyState) and decoded.pkey is not None
+    assert decoded.pkey.hedge_target == target
+    assert type(decoded.pkey.hedge_target) is TickerKey
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (4294967296, "4294967296 is outside the wire range 0..4294967295"),
+        (-1, "-1 is outside the wire range 0..4294967295"),
+        (5e9, "expected an integer, got float"),
+    ],
+)
+def test_protobuf_names_why_an_integer_does_not_fit(value: object, reason: str) -> None:
+    # bidMask is a UInt carried as a protobuf int64: srmlink checks the narrower range itself.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(OptionNbboQuote(bid_mask=value), "proto")  # type: ignore[arg-type]
+    assert caught.value.field == "bidMask"
+    assert str(caught.value).endswith(reason)
+
+
+@pytest.mark.parametrize("number", [-2147483648, 2147483647])
+def test_json_enum_numbers_at_the_bounds_are_kept(number: int) -> None:
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": number}}
+    (message,) = decode(json.dumps(document).encode(), "json")
+    assert isinstance(message, OptionNbboQuote) and message.update_type is not None
+    assert (message.update_type.number, message.update_type.known) == (number, False)
+
+
+@pytest.mark.parametrize("number", [-2147483649, 2147483648])
+def test_json_enum_numbers_beyond_the_bounds_are_refused(number: int) -> None:
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": number}}
+    with pytest.raises(DecodeError, match=rf"field updateType: {number} is outside the wire"):
+        decode(json.dumps(document).encode(), "json")
