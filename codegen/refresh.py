@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from attrs import frozen
@@ -131,12 +132,15 @@ def refresh_schema(
     credentials: Credentials | None = None,
     concurrency: int = 8,
     progress: Progress | None = None,
+    label: str | None = None,
 ) -> RefreshResult:
     """Fetch, compare with the lock and, on a change, write, regenerate, verify and re-lock
     (see the module docstring). ``bindings``: where to write the regenerated package (None:
     render only); ``project``: the checkout holding ``tests/roundtrip.py``; ``verify=False``
-    skips mypy and the round trips (for tests of the rest). A stale ``changelog`` file is
-    removed first, so the file exists afterwards exactly when the schema changed.
+    skips mypy and the round trips (for tests of the rest); ``label``: the new schema's name
+    in the changelog and lock (default ``live-YYYY-MM-DD``, the UTC day of the fetch). A stale
+    ``changelog`` file is removed first, so the file exists afterwards exactly when the schema
+    changed.
 
     Raises:
         FetchError: a reply of the server was missing, malformed or an error.
@@ -145,6 +149,7 @@ def refresh_schema(
     """
     changelog.unlink(missing_ok=True)
     lock = load_lock(lock_path)
+    label = label or f"live-{datetime.now(UTC):%Y-%m-%d}"
     with tempfile.TemporaryDirectory(prefix="srmlink-refresh-") as tmp:
         work = Path(tmp)
         fetched = work / "schema"
@@ -158,11 +163,11 @@ def refresh_schema(
                 progress=progress,
             )
         )
-        diff = diff_lock(lock, build_schema(fetched, schema_dir.name), wire_only=True)
+        diff = diff_lock(lock, build_schema(fetched, label), wire_only=True)
         if not diff.changes:
             return RefreshResult(diff, None)
         _replace_fetched(fetched, schema_dir)
-        result = generate(schema_dir, bindings)
+        result = generate(schema_dir, bindings, label=label)
         if verify:
             _verify(result.files, project, work)
     lock_path.write_text(make_lock(result.schema).dumps(), encoding="utf-8")

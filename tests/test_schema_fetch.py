@@ -171,6 +171,7 @@ def test_refresh_of_an_older_server_writes_schema_bindings_lock_and_changelog(
     (line,) = [row for row in text.splitlines() if "`OptionNbboQuote`" in row and "2785" in row]
     assert line.index("2785") < line.index("2745"), line  # lock (2026-07) -> server (2023-05)
     assert "## Accepting this change" in text
+    assert text.startswith("# Schema changes: 2026-07 (lock) -> live-"), text[:80]
     assert not (schema / "DataDictionaryMLink.csv").exists()
     assert (schema / "getschema" / "OptionNbboQuote.json").is_file()
     # The server sends the schemaHash its 2023-05 getmsgtypes gave; the bindings keep it.
