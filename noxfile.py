@@ -163,6 +163,20 @@ def schema_check(session: nox.Session) -> None:
     session.run("srmlink", "schema", "check")
 
 
+@nox.session
+def schema_refresh(session: nox.Session) -> None:
+    """Fetch the live schema and compare it with schema.lock; on a change write it into the
+    schema folder, regenerate, run mypy --strict and the round trips on the new bindings, and
+    write the new schema.lock and the changelog (see srmlink.codegen.refresh).
+
+    Host and key from SRMLINK_HOST and SRMLINK_API_KEY (never on the command line, where nox
+    would print it). Not a default session: the schema-refresh workflow runs it weekly and
+    opens the pull request. Arguments go to `srmlink schema refresh` (e.g. --changelog FILE).
+    """
+    _install(session)
+    session.run("srmlink", "schema", "refresh", "--no-progress", *session.posargs)
+
+
 # Mutation testing: each group of modules with the fast tests that exercise it (killers first,
 # since pytest -x stops at the first failure). The slow end-to-end tests stay out so that one
 # mutant costs seconds.

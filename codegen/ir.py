@@ -88,6 +88,9 @@ class Group:
 
 @frozen
 class Message:
+    """One message type; ``schema_hash`` is getmsgtypes' schemaHash (None where no source
+    gives one)."""
+
     name: str
     mnum: int | None
     token: str
@@ -98,6 +101,7 @@ class Message:
     groups: tuple[Group, ...]
     origin: Origin
     proto_file: str | None
+    schema_hash: str | None = None
 
 
 @frozen
@@ -107,6 +111,7 @@ class Undefined:
     name: str
     mnum: int
     token: str | None
+    schema_hash: str | None = None
 
 
 @frozen

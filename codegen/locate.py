@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 from .errors import SchemaNotFoundError
 from .sources import schema_files
 
-__all__ = ["ENV_VAR", "locate_schema"]
+__all__ = ["ENV_VAR", "locate_schema", "messages_dir"]
 
 ENV_VAR = "SRMLINK_SCHEMA"
 SHARED_DEFAULT = Path("..") / "shared" / "spiderrock-schema" / "2026-07"
@@ -42,3 +43,12 @@ def locate_schema(explicit: str | os.PathLike[str] | None = None, base: Path | N
         "and a getmsgtypes response (getmsgtypes.json) into proto_files/ (see its README), or "
         f"pass --schema DIR, or set {ENV_VAR}=DIR."
     )
+
+
+def messages_dir() -> Path:
+    """The folder of the ``srmlink.messages`` package (where ``srmlink generate`` writes by
+    default), without importing it."""
+    spec = importlib.util.find_spec("srmlink.messages")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("srmlink: cannot find the srmlink.messages package folder; use --out")
+    return Path(next(iter(spec.submodule_search_locations)))

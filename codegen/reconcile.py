@@ -57,13 +57,14 @@ def reconcile(sources: SchemaSources, label: str) -> Schema:
     for cand in sorted(candidates.values(), key=lambda c: c.name):
         if cand.proto is None and cand.dictionary is None:
             assert cand.msgtype is not None
-            undefined.append(Undefined(cand.name, cand.msgtype.mnum, cand.msgtype.token))
+            mt = cand.msgtype
+            undefined.append(Undefined(cand.name, mt.mnum, mt.token, mt.schema_hash))
             issues.append(
                 Issue(
                     "msgtype-undefined",
                     cand.name,
                     None,
-                    f"getmsgtypes lists mNum {cand.msgtype.mnum} but no source defines it",
+                    f"getmsgtypes lists mNum {mt.mnum} but no source defines it",
                 )
             )
             continue
@@ -180,6 +181,7 @@ def _message(
         groups=groups,
         origin=origin,
         proto_file=proto.file if proto is not None else None,
+        schema_hash=mt.schema_hash if mt is not None else None,
     )
 
 

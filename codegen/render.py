@@ -14,7 +14,7 @@ from attrs import frozen
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from . import GENERATOR_VERSION
-from .ir import EnumType, Field, Message, Schema
+from .ir import EnumType, Field, Message, Schema, Undefined
 
 __all__ = ["RUNTIME_API", "render"]
 
@@ -64,6 +64,7 @@ def _environment() -> Environment:
     env.filters["attributes"] = _attributes_section
     env.globals["pkey_declaration"] = _pkey_declaration
     env.globals["call"] = _call
+    env.globals["hash_arg"] = _hash_arg
     env.globals["reexport"] = _reexport
     return env
 
@@ -98,6 +99,11 @@ def _call(name: str, args: list[str], indent: int) -> str:
         return flat
     inner = " " * (indent + 4)
     return f"{name}(\n" + "".join(f"{inner}{a},\n" for a in args) + " " * indent + ")"
+
+
+def _hash_arg(message: Message | Undefined) -> list[str]:
+    """A registry entry's schemaHash argument: left out (the default, None) when unknown."""
+    return [] if message.schema_hash is None else [_literal(message.schema_hash)]
 
 
 def _reexport(module: str, name: str) -> str:

@@ -9,6 +9,9 @@
 - ``check``: compare the configured schema with ``schema.lock``; exit 1 and print the
   changelog if they differ. ``check --live`` fetches the server's schema into a temporary
   folder first and compares that.
+- ``refresh``: what the scheduled job does short of opening the pull request (see
+  :mod:`srmlink.codegen.refresh`): fetch, check; on a change write the schema, regenerate,
+  verify, re-lock and write the changelog.
 
 The configured schema is found as ``srmlink generate`` finds it (``--schema``,
 ``$SRMLINK_SCHEMA``, ``proto_files/``, ``../shared/spiderrock-schema/2026-07``).
@@ -18,9 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import SRMLinkError
 from . import GENERATOR_VERSION
@@ -28,6 +35,10 @@ from .diff import SchemaDiff, diff_schemas
 from .errors import SchemaError
 from .ir import Schema
 from .lock import Lock, diff_lock, diff_locks, load_lock, make_lock
+
+if TYPE_CHECKING:
+    from ..auth import Credentials
+    from .fetch import Progress
 
 __all__ = ["add_schema_commands"]
 
@@ -75,6 +86,34 @@ def add_schema_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     _server_options(check)
     check.set_defaults(handler=_check)
 
+    refresh = commands.add_parser(
+        "refresh",
+        help="fetch and check; on a change write the schema, regenerate, verify, re-lock "
+        "and write the changelog",
+    )
+    refresh.add_argument(
+        "--schema",
+        metavar="DIR",
+        type=Path,
+        help="the schema folder to write (default: $SRMLINK_SCHEMA, else ./proto_files)",
+    )
+    refresh.add_argument("--lock", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK))
+    refresh.add_argument(
+        "--changelog",
+        metavar="FILE",
+        type=Path,
+        default=Path("schema-changelog.md"),
+        help="markdown changelog, written only on a change",
+    )
+    refresh.add_argument(
+        "--verify",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mypy --strict and the round trips on the new bindings (default: on)",
+    )
+    _server_options(refresh)
+    refresh.set_defaults(handler=_refresh)
+
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -95,25 +134,37 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fetch_into(out: Path, args: argparse.Namespace) -> None:
-    """Run a fetch as the command line asked (progress on stderr where wanted)."""
+def _credentials(args: argparse.Namespace) -> Credentials | None:
     from ..auth import Credentials  # noqa: PLC0415
-    from ..cli_output import ProgressDisplay  # noqa: PLC0415
-    from .fetch import fetch_schema  # noqa: PLC0415
 
-    credentials = Credentials.from_token(args.api_key) if args.api_key else Credentials.from_env()
+    return Credentials.from_token(args.api_key) if args.api_key else Credentials.from_env()
+
+
+@contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[Progress]:
+    """A fetch's progress callback: on stderr where the command line wants it."""
+    from ..cli_output import ProgressDisplay  # noqa: PLC0415
+
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     with ProgressDisplay(show, "getschema", None) as display:
 
         def progress(done: int, total: int) -> None:
             display.advance()
 
+        yield progress
+
+
+def _fetch_into(out: Path, args: argparse.Namespace) -> None:
+    """Run a fetch as the command line asked (progress on stderr where wanted)."""
+    from .fetch import fetch_schema  # noqa: PLC0415
+
+    with _progress(args) as progress:
         result = asyncio.run(
             fetch_schema(
                 out,
                 host=args.host,
                 endpoint=args.endpoint,
-                credentials=credentials,
+                credentials=_credentials(args),
                 concurrency=args.concurrency,
                 progress=progress,
             )
@@ -243,3 +294,38 @@ def _check_against(args: argparse.Namespace, root: Path | None) -> int:
         "`srmlink schema lock`."
     )
     return 1
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from .locate import ENV_VAR, messages_dir  # noqa: PLC0415
+    from .refresh import refresh_schema  # noqa: PLC0415
+
+    # Never ../shared, where locate_schema would fall back: the refresh writes this folder.
+    schema_dir = args.schema or Path(os.environ.get(ENV_VAR) or "proto_files")
+    try:
+        with _progress(args) as progress:
+            result = refresh_schema(
+                schema_dir,
+                args.lock,
+                args.changelog,
+                bindings=messages_dir(),
+                project=Path.cwd(),
+                verify=args.verify,
+                host=args.host,
+                endpoint=args.endpoint,
+                credentials=_credentials(args),
+                concurrency=args.concurrency,
+                progress=progress,
+            )
+    except (SchemaError, SRMLinkError, ValueError) as exc:
+        print(f"srmlink schema refresh: {exc}", file=sys.stderr)
+        return 2
+    if not result.changed:
+        print(f"OK: the live schema matches {args.lock}; nothing to do")
+        return 0
+    print(
+        f"the live schema differs from the lock: {len(result.diff.changes)} changes, "
+        f"{len(result.diff.breaking)} breaking. Wrote {schema_dir}, the bindings, {args.lock} "
+        f"and {args.changelog}."
+    )
+    return 0

@@ -14,9 +14,17 @@ from pathlib import Path
 
 from .build import generate
 
-__all__ = ["stage_package"]
+__all__ = ["STANDALONE", "stage_package"]
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+# Python code to run first in an interpreter that must import only the staged tree: an editable
+# install adds a finder that would fill in any module missing from it with the checkout's own.
+STANDALONE = (
+    "import sys\n"
+    "sys.meta_path[:] = [f for f in sys.meta_path\n"
+    "                    if not str(getattr(f, '__module__', '')).startswith('__editable__')]\n"
+)
 
 
 def _package_dir(name: str) -> Path:

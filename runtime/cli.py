@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -13,23 +12,15 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _messages_dir() -> Path:
-    """The folder of the ``srmlink.messages`` package, without importing it."""
-    spec = importlib.util.find_spec("srmlink.messages")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("srmlink: cannot find the srmlink.messages package folder; use --out")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _generate(args: argparse.Namespace) -> int:
     from .codegen.build import generate
     from .codegen.errors import SchemaError
-    from .codegen.locate import locate_schema
+    from .codegen.locate import locate_schema, messages_dir
     from .codegen.report import report_json, summary
 
     try:
         root = locate_schema(args.schema)
-        out = Path(args.out) if args.out else _messages_dir()
+        out = Path(args.out) if args.out else messages_dir()
         result = generate(root, out, label=args.label, check=args.check)
     except SchemaError as exc:
         print(f"srmlink generate: {exc}", file=sys.stderr)

@@ -7,7 +7,8 @@ decoded at all (unknown types). :func:`check_drift` lists the differences;
 :func:`warn_on_drift` turns them into one :class:`~srmlink.errors.SchemaDriftWarning` and never
 raises, so a client can call it on every connect.
 
-schemaHash is not compared: the generated registry records none.
+schemaHash is compared where both sides have one: the server sends it (2023 servers did), and
+the registry records it when the getmsgtypes the bindings were generated from carried it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class DriftKind(enum.Enum):
     MISSING_ON_SERVER = "missing on the server"
     MNUM_DIFFERS = "mNum differs"
     TOKEN_DIFFERS = "token differs"
+    SCHEMA_HASH_DIFFERS = "schemaHash differs"
 
 
 @frozen
@@ -94,6 +96,11 @@ def check_drift(
         token = _text(record.get("mToken", record.get("mCat")))
         if token is not None and entry.token is not None and token != entry.token:
             items.append(DriftItem(DriftKind.TOKEN_DIFFERS, name, token, entry.token))
+        schema_hash = _text(record.get("schemaHash"))
+        if schema_hash is not None and entry.schema_hash not in (None, schema_hash):
+            items.append(
+                DriftItem(DriftKind.SCHEMA_HASH_DIFFERS, name, schema_hash, entry.schema_hash)
+            )
     # Types the schema gives no number (dictionary- or proto-only) are not in getmsgtypes.
     items += [
         DriftItem(DriftKind.MISSING_ON_SERVER, e.name, registry=_text(e.number))

@@ -19,12 +19,14 @@ __all__ = ["MessageEntry", "Registry", "default_registry"]
 
 @frozen
 class MessageEntry:
-    """What the schema says about one message type; ``module`` is None if it has no class."""
+    """What the schema says about one message type; ``module`` is None if it has no class,
+    ``schema_hash`` is getmsgtypes' schemaHash (None where the schema's sources give none)."""
 
     name: str
     number: int | None
     token: str | None
     module: str | None
+    schema_hash: str | None = None
 
     @property
     def defined(self) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from srmlink.codegen.build import generate
-from srmlink.codegen.stage import stage_package
+from srmlink.codegen.stage import STANDALONE, stage_package
 from srmlink.registry import Registry
 from srmlink.testing import ServerProcess, start_server
 
@@ -59,13 +59,8 @@ def snapshot_dir(name: str) -> Path:
     return path
 
 
-# An editable install adds a finder that would fill in any module missing from a staged tree
-# with the checkout's own generated one; staged trees must stand alone.
-_ISOLATE = (
-    "import sys\n"
-    "sys.meta_path[:] = [f for f in sys.meta_path\n"
-    "                    if not str(getattr(f, '__module__', '')).startswith('__editable__')]\n"
-)
+# Staged trees must stand alone (see STANDALONE).
+_ISOLATE = STANDALONE
 
 
 def run_python(stage: Path, code: str) -> str:

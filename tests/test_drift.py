@@ -14,7 +14,7 @@ REGISTRY = Registry(
     "srmlink.messages",
     [
         MessageEntry("OptionNbboQuote", 2785, "OptMktData", "opt_mkt_data"),
-        MessageEntry("QueryResult", 3445, "MLinkRest", "mlink_rest"),
+        MessageEntry("QueryResult", 3445, "MLinkRest", "mlink_rest", "676ED92444B74907"),
         MessageEntry("UserConfig", 1850, "ClientConfig", None),
     ],
 )
@@ -54,6 +54,24 @@ def test_differences_are_listed_in_order() -> None:
         DriftItem(DriftKind.MISSING_ON_SERVER, "QueryResult", registry="3445"),
         DriftItem(DriftKind.MNUM_DIFFERS, "OptionNbboQuote", "2745", "2785"),
         DriftItem(DriftKind.TOKEN_DIFFERS, "OptionNbboQuote", "OptLiveRisk", "OptMktData"),
+    )
+
+
+def test_schema_hash_is_compared_where_both_sides_have_one() -> None:
+    records: list[dict[str, object]] = [
+        # The registry has no hash for OptionNbboQuote: nothing to compare.
+        {"name": "OptionNbboQuote", "mNum": 2785, "schemaHash": "6C05C402A61F93A0"},
+        {"name": "QueryResult", "mNum": 3445, "schemaHash": "1FC00598397D9A93"},
+        # The server sends none for UserConfig (2026 servers send none at all).
+        {"name": "UserConfig", "mNum": 1850, "schemaHash": ""},
+    ]
+    assert check_drift(records, REGISTRY) == (
+        DriftItem(
+            DriftKind.SCHEMA_HASH_DIFFERS, "QueryResult", "1FC00598397D9A93", "676ED92444B74907"
+        ),
+    )
+    assert str(check_drift(records, REGISTRY)[0]) == (
+        "QueryResult (schemaHash differs: server 1FC00598397D9A93, bindings 676ED92444B74907)"
     )
 
 

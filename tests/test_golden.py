@@ -57,6 +57,11 @@ def test_golden_output_imports_and_behaves(tmp_path: Path) -> None:
         assert loaded == ["srmlink.messages._index"], loaded
         classes = list(m.registry)
         assert classes and all(c.MSG_NAME for c in classes)
+        # schemaHash from getmsgtypes where it gives one (tests/golden/schema/README.md).
+        hashes = {e.name: e.schema_hash for e in m.registry.entries() if e.schema_hash}
+        assert hashes == {
+            "WidgetQuote": "5A1D0C0FFEE05001", "GhostMessage": "5A1D0C0FFEE05006"
+        }, hashes
         print(len(classes), len(m.registry.entries()))
         """,
     )

@@ -15,6 +15,8 @@ from srmlink.auth import Credentials
 from srmlink.cli import main
 from srmlink.codegen.build import build_schema
 from srmlink.codegen.fetch import FetchError, fetch_schema
+from srmlink.codegen.lock import load_lock
+from srmlink.codegen.refresh import RefreshError, RefreshResult, refresh_schema
 from srmlink.codegen.schema_cli import DEFAULT_LOCK
 from srmlink.testing import ServerProcess, start_server
 
@@ -86,27 +88,33 @@ def test_a_refused_fetch_leaves_the_previous_snapshot(
     assert [p.name for p in tmp_path.iterdir()] == ["schema"]  # no staging folder left
 
 
-def test_check_live_against_an_older_server_prints_the_changelog(
-    staged: Callable[[Path], Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A 2023-05 server checked against the 2026-07 lock: OptionNbboQuote 2745 -> 2785."""
+@pytest.fixture(scope="module")
+def old_server(staged: Callable[[Path], Path]) -> Iterator[ServerProcess]:
+    """``srmlink serve`` on the 2023-05 snapshot (before OptionNbboQuote became 2785)."""
     stage = staged(snapshot_dir("2023-05"))
     launch = _ISOLATE + "from srmlink.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
-    old = start_server(
+    srv = start_server(
         api_key=KEY,
         demo=False,
         launcher=[sys.executable, "-c", launch],
         env={**os.environ, "PYTHONPATH": str(stage)},
     )
     try:
-        code = main(
-            [
-                *("schema", "check", "--live", "--host", old.url, "--api-key", KEY),
-                *("--lock", str(ROOT / DEFAULT_LOCK), "--no-progress"),
-            ]
-        )
+        yield srv
     finally:
-        old.stop()
+        srv.stop()
+
+
+def test_check_live_against_an_older_server_prints_the_changelog(
+    old_server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 2023-05 server checked against the 2026-07 lock: OptionNbboQuote 2745 -> 2785."""
+    code = main(
+        [
+            *("schema", "check", "--live", "--host", old_server.url, "--api-key", KEY),
+            *("--lock", str(ROOT / DEFAULT_LOCK), "--no-progress"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1, out
     line = next(line for line in out.splitlines() if "OptionNbboQuote" in line and "2785" in line)
@@ -126,3 +134,93 @@ def test_check_live_matches_a_server_of_the_locked_schema(
     # Proto numbers are not on the wire: the live check compares what is.
     assert code == 0, out
     assert "matches" in out
+
+
+def _refresh(
+    server: ServerProcess, tmp_path: Path, lock: Path, *, verify: bool = False
+) -> tuple[RefreshResult, Path]:
+    schema, changelog = tmp_path / "proto_files", tmp_path / "schema-changelog.md"
+    result = refresh_schema(
+        schema,
+        lock,
+        changelog,
+        bindings=tmp_path / "generated",
+        project=tmp_path,
+        verify=verify,
+        host=server.url,
+        credentials=Credentials.from_token(KEY),
+        concurrency=4,
+    )
+    return result, schema
+
+
+def test_refresh_of_an_older_server_writes_schema_bindings_lock_and_changelog(
+    tmp_path: Path, old_server: ServerProcess
+) -> None:
+    """The scheduled job's steps against a 2023-05 server with the 2026-07 lock."""
+    lock = tmp_path / DEFAULT_LOCK
+    lock.write_bytes((ROOT / DEFAULT_LOCK).read_bytes())
+    schema = tmp_path / "proto_files"
+    schema.mkdir()
+    # A stale dictionary would shadow the fetched getschema/: the refresh removes it.
+    (schema / "DataDictionaryMLink.csv").write_text("stale")
+    result, _ = _refresh(old_server, tmp_path, lock)
+
+    assert result.changed and result.changelog == tmp_path / "schema-changelog.md"
+    text = result.changelog.read_text()
+    (line,) = [row for row in text.splitlines() if "`OptionNbboQuote`" in row and "2785" in row]
+    assert line.index("2785") < line.index("2745"), line  # lock (2026-07) -> server (2023-05)
+    assert "## Accepting this change" in text
+    assert text.startswith("# Schema changes: 2026-07 (lock) -> live-"), text[:80]
+    assert not (schema / "DataDictionaryMLink.csv").exists()
+    assert (schema / "getschema" / "OptionNbboQuote.json").is_file()
+    # The server sends the schemaHash its 2023-05 getmsgtypes gave; the bindings keep it.
+    served = orjson.loads((snapshot_dir("2023-05") / "getmsgtypes.json").read_bytes())
+    fetched = orjson.loads((schema / "getmsgtypes.json").read_bytes())
+    (source_hash,) = [
+        e["message"]["schemaHash"] for e in served if e["message"]["name"] == "OptionNbboQuote"
+    ]
+    hashes = {e["message"]["name"]: e["message"].get("schemaHash") for e in fetched}
+    assert hashes["OptionNbboQuote"] == source_hash
+    index = (tmp_path / "generated" / "_index.py").read_text()
+    assert f'"OptionNbboQuote", 2745, "OptMktData", "opt_mkt_data", "{source_hash}"' in index
+    relocked = {m.name: m.mnum for m in load_lock(lock).messages}
+    assert relocked["OptionNbboQuote"] == 2745
+
+    again, _ = _refresh(old_server, tmp_path, lock)
+    assert not again.changed and again.changelog is None
+    assert not (tmp_path / "schema-changelog.md").exists()
+
+
+def test_refresh_command_without_a_change_writes_nothing(
+    tmp_path: Path, server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock, schema = tmp_path / DEFAULT_LOCK, tmp_path / "proto_files"
+    lock.write_bytes((ROOT / DEFAULT_LOCK).read_bytes())
+    changelog = tmp_path / "schema-changelog.md"
+    changelog.write_text("stale, from an earlier run")
+    code = main(
+        [
+            *("schema", "refresh", "--schema", str(schema), "--lock", str(lock)),
+            *("--changelog", str(changelog), "--host", server.url, "--api-key", KEY),
+            "--no-progress",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured
+    assert "nothing to do" in captured.out
+    assert KEY not in captured.out + captured.err
+    assert lock.read_bytes() == (ROOT / DEFAULT_LOCK).read_bytes()
+    # The changelog exists exactly when the schema changed (the workflow tests for it).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DEFAULT_LOCK]
+
+
+def test_refresh_that_cannot_verify_writes_no_lock(
+    tmp_path: Path, old_server: ServerProcess
+) -> None:
+    lock = tmp_path / DEFAULT_LOCK
+    lock.write_bytes((ROOT / DEFAULT_LOCK).read_bytes())
+    with pytest.raises(RefreshError, match=r"roundtrip\.py"):
+        _refresh(old_server, tmp_path, lock, verify=True)  # tmp_path is no checkout
+    assert lock.read_bytes() == (ROOT / DEFAULT_LOCK).read_bytes()
+    assert not (tmp_path / "schema-changelog.md").exists()

@@ -138,6 +138,37 @@ def test_getschema_is_the_same_model(tmp_path: Path) -> None:
     assert fields["Legs"].repeater is None
 
 
+def test_getschema_2023_nests_repeater_children(tmp_path: Path) -> None:
+    """A 2023 server describes a Repeater's children inside its FieldDesc (nm, fn, tName)."""
+    path = tmp_path / "Quote.json"
+    legs = [
+        {"nm": "ratio", "fn": 123, "fType": "Int", "desc": "legs per unit"},
+        {"nm": "side", "fn": 126, "fType": "Enum", "tName": "BuySell", "eSet": "None,Buy,Sell"},
+    ]
+    path.write_text(
+        _envelopes(
+            "FieldDesc",
+            {"name": "price", "fNum": 100, "fType": "Float", "isPkey": "No"},
+            {"name": "Legs", "fNum": 120, "fType": "Repeater", "isPkey": "No", "Repeater": legs},
+        )
+    )
+    (msg,) = load_getschema([path]).messages
+    rows = [(f.name, f.number, f.sr_type, f.enum_name, f.repeater) for f in msg.fields]
+    assert rows == [
+        ("price", 100, "Float", None, None),
+        ("Legs", 120, "Repeater", None, None),
+        ("ratio", 123, "Int", None, "Legs"),
+        ("side", 126, "Enum", "BuySell", "Legs"),
+    ]
+    assert msg.fields[2].description == "legs per unit"
+    assert msg.fields[3].enum_set == ("None", "Buy", "Sell")
+    path.write_text(
+        _envelopes("FieldDesc", {"name": "Legs", "fType": "Repeater", "Repeater": ["ratio"]})
+    )
+    with pytest.raises(SchemaError, match=r"Quote\.json\[0\]\.Repeater\[0\]"):
+        load_getschema([path])
+
+
 def test_msgtypes_2026_and_2023_shapes(tmp_path: Path) -> None:
     path = tmp_path / "getmsgtypes.json"
     path.write_text(

@@ -240,8 +240,36 @@ def load_getschema(files: Sequence[Path]) -> Dictionary:
         for mtyp, msg, where in envelopes(path):
             if mtyp != "FieldDesc":
                 continue
-            builder.add(path.stem, None, None, _field_desc(msg, where), where=where)
+            for raw in _field_descs(msg, where):
+                builder.add(path.stem, None, None, raw, where=where)
     return builder.build()
+
+
+def _field_descs(msg: Mapping[str, object], where: str) -> Iterator[_RawField]:
+    """One FieldDesc's fields: itself, then the children a 2023 server nests in its
+    ``Repeater`` member (``nm``, ``fn``, ``fType``, ``tName``, ``eSet``, ``desc``); 2026
+    servers send children as rows of their own naming ``inRepeater``."""
+    field = _field_desc(msg, where)
+    yield field
+    children = msg.get("Repeater")
+    if field.sr_type != "Repeater" or not isinstance(children, list):
+        return
+    for i, child in enumerate(children):
+        inner = f"{where}.Repeater[{i}]"
+        if not isinstance(child, dict):
+            raise SchemaError(f"{inner}: expected an object describing a field of {field.name}")
+        yield _field_desc(
+            {
+                "name": child.get("nm"),
+                "fNum": child.get("fn"),
+                "fType": child.get("fType"),
+                "eName": child.get("tName"),
+                "eSet": child.get("eSet"),
+                "desc": child.get("desc"),
+                "inRepeater": field.name,
+            },
+            inner,
+        )
 
 
 def _field_desc(msg: Mapping[str, object], where: str) -> _RawField:

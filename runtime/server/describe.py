@@ -86,7 +86,7 @@ def _key_types(cls: type[Message]) -> set[str]:
 
 def msg_descs(registry: Registry, make: Make, encoding: Encoding) -> list[Message]:
     """One MsgDesc per message type with a number (name, mNum, token, hasTKey/EKey/OKey,
-    the schema's description). No published source carries a schemaHash, so none is sent."""
+    the schema's description, the schemaHash where the loaded schema's getmsgtypes gave one)."""
     desc = registry.by_name("MsgDesc")
     token_member = next((w for w in ("mToken", "mCat") if has_field(desc, w)), None)
     out = []
@@ -103,6 +103,8 @@ def msg_descs(registry: Registry, make: Make, encoding: Encoding) -> list[Messag
             "hasEKey": "Yes" if "ExpiryKey" in has else "No",
             "hasOKey": "Yes" if "OptionKey" in has else "No",
         }
+        if entry.schema_hash is not None and has_field(desc, "schemaHash"):
+            values["schemaHash"] = entry.schema_hash
         if token_member is not None:
             enum = desc.SPEC.field(token_member).type
             token = entry.token
