@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from _bench import compile_pb2, goal, median, spread, temp_dir
 
-_TIMED = "import time; t = time.perf_counter(); {body}; print(time.perf_counter() - t)"
+_TIMED = "import time; t = time.process_time(); {body}; print(time.process_time() - t)"
 CLIENT = "from srmlink import MLinkClient"
 REGISTRY = "from srmlink.messages import registry; classes = list(registry)"
 PB2 = (
