@@ -98,10 +98,16 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Codec and wire -> Arrow benchmarks against orjson / json baselines, each in one process."""
+    """Issue 11's rows (decode cold / warm, wide messages, encode, start-up) and wire -> Arrow,
+    each against a baseline with no srmlink code; prints every goal with PASS / FAIL.
+
+    ``nox -s bench -- --quick`` runs a fifth of the sizes, 3 runs each (about a minute).
+    """
     _install(session)
+    quick = "--quick" in session.posargs
     session.run("python", "benchmarks/bench_codec.py", *session.posargs)
-    session.run("python", "benchmarks/bench_frames.py")
+    session.run("python", "benchmarks/bench_import.py", *session.posargs)
+    session.run("python", "benchmarks/bench_frames.py", *(["-n", "200000"] if quick else []))
 
 
 @nox.session

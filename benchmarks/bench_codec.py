@@ -1,66 +1,69 @@
-"""Codec benchmark: decode and encode N varied OptionNbboQuote messages, printing us/msg and
-ratios against untyped baselines measured in the same process (``nox -s bench``).
+"""Codec benchmark (issue 11): typed decode and encode against baselines with no srmlink code.
 
-Targets (issue): typed framed-JSON decode <= 1.5x orjson.loads; typed protobuf decode <= 2.0x
-orjson.loads; encode to framed JSON <= 1.2x orjson.dumps of the same dicts.
+Decode rows: ``N`` OptionNbboQuote records, 16 fields set, every option key distinct. The
+baseline is ``orjson.loads`` of every record's JSON payload, the frames already split by this
+file's own few lines (not srmlink's splitter) and the dicts kept in a list; srmlink's rows
+include its own splitting. "cold" clears srmlink's key caches before each run and decodes
+``--cold`` records (500,000 distinct keys: more than any cache keeps, as on a full OPRA feed);
+"warm" decodes ``-n`` records whose keys the decoder has seen. Every path runs interleaved in
+this one process, median of ``--repeat`` runs with their spread.
+
+Also: the three widest messages proto vs jsonf decode, and proto encode against
+``orjson.dumps`` of the same dicts. Benchmarks are not tests: nothing fails on speed.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import json
-import random
-import time
+import importlib
+import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import orjson
+from _bench import compile_pb2, goal, interleaved, median, table, temp_dir
 
-from srmlink import CallPut, OptionKey
-from srmlink.codec import FrameDecoder, clear_key_caches, decode, encode
-from srmlink.framing import split_frames
-from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
+from srmlink import CallPut, ExpiryKey, OptionKey, TickerKey
+from srmlink.codec import clear_key_caches, decode, encode
+from srmlink.codec.limits import float_limit, int_range
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
 from srmlink.messages.enums import OptExch, OptMktType, UpdateType
 
+WIDE = ("LiveSurfaceCurve", "SymbolRiskSummaryV5", "SpdrMLegBrkrState")
 
-def _quotes(n: int, seed: int = 7) -> list[OptionNbboQuote]:
-    rng = random.Random(seed)
-    tickers = ["AAPL", "SPY", "QQQ", "TSLA", "NVDA", "AMD", "@ES", "SPX", "_SPX", "IWM"]
+
+def _quotes(n: int) -> list[OptionNbboQuote]:
+    """``n`` quotes with 16 fields set, every option key distinct (up to 500 x 50 x ...)."""
+    start = date(2026, 1, 2)
     exchanges = [e for e in OptExch if e.number]
     out = []
     for i in range(n):
-        price = round(rng.uniform(0.05, 50.0), 2)
         okey = OptionKey(
             "EQT",
             "NMS",
-            rng.choice(tickers),
-            date(2026, 1 + i % 12, 1 + i % 28),
-            float(rng.randrange(50, 900)) / (1 if i % 3 else 2),
-            CallPut.CALL if i % 2 else CallPut.PUT,
+            f"T{i % 1000:03d}",
+            start + timedelta(days=(i // 1000) % 50),
+            float(1 + i // 50_000) + 0.5 * (i % 2),
+            CallPut.CALL if i % 4 < 2 else CallPut.PUT,
         )
+        price = (i % 5000) / 100 + 0.01
         out.append(
             OptionNbboQuote(
                 pkey=OptionNbboQuotePKey(okey=okey),
-                update_type=UpdateType.PRC_CHANGE if i % 4 else UpdateType.SIZE_ONLY,
+                update_type=UpdateType.PRC_CHANGE,
                 bid_price=price,
-                ask_price=round(price + 0.05, 2),
-                bid_size=rng.randrange(1, 500),
-                ask_size=rng.randrange(1, 500),
-                cum_bid_size=rng.randrange(1, 5000),
-                cum_ask_size=rng.randrange(1, 5000),
-                bid_exch=rng.choice(exchanges),
-                ask_exch=rng.choice(exchanges),
-                bid_mask=rng.randrange(0, 1 << 20),
-                ask_mask=rng.randrange(0, 1 << 20),
+                ask_price=price + 0.05,
+                bid_size=1 + i % 500,
+                ask_size=1 + (i * 7) % 500,
+                cum_bid_size=1 + i % 5000,
+                cum_ask_size=1 + (i * 3) % 5000,
+                bid_exch=exchanges[i % len(exchanges)],
+                ask_exch=exchanges[(i * 3) % len(exchanges)],
                 bid_mkt_type=OptMktType.ROTATION,
-                ask_mkt_type=OptMktType.CUST_INTEREST,
-                bid_price2=round(price - 0.01, 2),
-                ask_price2=round(price + 0.06, 2),
-                cum_bid_size2=rng.randrange(1, 100),
-                cum_ask_size2=rng.randrange(1, 100),
-                bid_time=rng.randrange(0, 86_400_000),
-                ask_time=rng.randrange(0, 86_400_000),
+                bid_price2=price - 0.01,
+                ask_price2=price + 0.06,
+                bid_time=1 + i % 86_400_000,
                 src_timestamp=1_682_362_339_832_326_900 + i,
                 net_timestamp=1_682_362_339_832_266_300 + i,
             )
@@ -68,85 +71,177 @@ def _quotes(n: int, seed: int = 7) -> list[OptionNbboQuote]:
     return out
 
 
-def _time(func: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        # Every repeat starts cold: no key remembered from the previous one.
-        clear_key_caches()
-        gc.collect()
-        gc.disable()
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-        gc.enable()
-    return best
+def _payloads(body: bytes) -> list[bytes]:
+    """The payloads of a framed body: 14-byte headers (CRLF, kind, 5-digit mNum, 6-digit
+    length). The baseline's own splitter, so that no srmlink code is in its time."""
+    out = []
+    at, end = 0, len(body)
+    while at < end:
+        size = int(body[at + 8 : at + 14])
+        out.append(body[at + 14 : at + 14 + size])
+        at += 14 + size
+    return out
+
+
+def _value(spec: Any, i: int) -> Any:
+    """A value every encoding carries exactly for one field, varied by ``i``."""
+    sr = spec.sr_type
+    if float_limit(spec) is not None:
+        return float(i % 1000) + 0.5 if spec.proto_type not in ("int32", "int64") else float(i)
+    bounds = int_range(spec)
+    if bounds is not None:
+        return max(bounds[0], min(bounds[1], 1 + i % 100))
+    if sr in ("String", "Text1", "Text2"):
+        return f"text{i % 97}"
+    if sr in ("Enum", "Flag"):
+        members = [m for m in spec.type if m.number]
+        return members[i % len(members)]
+    if sr == "DateTime":
+        return datetime(2026, 7, 1, tzinfo=UTC) + timedelta(seconds=i)
+    if sr == "DateKey":
+        return date(2026, 7, 1) + timedelta(days=i % 300)
+    if sr == "TimeSpan":
+        return timedelta(seconds=i % 3600)
+    if sr == "TickerKey":
+        return TickerKey("EQT", "NMS", f"W{i % 500}")
+    if sr == "ExpiryKey":
+        return ExpiryKey("EQT", "NMS", f"W{i % 500}", date(2026, 7, 1) + timedelta(days=i % 60))
+    if sr == "OptionKey":
+        expiry = date(2026, 7, 1) + timedelta(days=i % 60)
+        return OptionKey("EQT", "NMS", f"W{i % 500}", expiry, float(i % 300), CallPut.CALL)
+    if sr == "Repeater":
+        return tuple(_filled(spec.type, i + k) for k in range(3))
+    if sr == "PKey":
+        return _filled(spec.type, i)
+    raise TypeError(sr)
+
+
+def _filled(cls: Any, i: int) -> Any:
+    """An instance with every field protobuf carries set."""
+    return cls(**{f.name: _value(f, i) for f in cls.SPEC.fields if f.proto_number is not None})
+
+
+def _decode(body: bytes, encoding: str) -> Callable[[], object]:
+    return lambda: decode(body, encoding)  # type: ignore[arg-type]
+
+
+def _loads(payloads: list[bytes]) -> Callable[[], object]:
+    def run() -> object:
+        loads = orjson.loads
+        return [loads(p) for p in payloads]
+
+    return run
+
+
+def _parse(pb: Any, payloads: list[bytes]) -> Callable[[], object]:
+    def run() -> object:
+        parse = pb.FromString
+        return [parse(p) for p in payloads]
+
+    return run
+
+
+def _decode_rows(args: argparse.Namespace, pb_quote: Any) -> None:
+    size = max(args.n, args.cold)
+    quotes = _quotes(size)
+    bodies = {}
+    for label, count in (("warm", args.n), ("cold", args.cold)):
+        for encoding in ("jsonf", "proto"):
+            bodies[label, encoding] = encode(quotes[:count], encoding)  # type: ignore[arg-type]
+    del quotes
+    paths: dict[str, Callable[[], object]] = {}
+    before: dict[str, Callable[[], None]] = {}
+    for label in ("warm", "cold"):
+        json_payloads = _payloads(bodies[label, "jsonf"])
+        paths[f"orjson.loads, {label} set (baseline)"] = _loads(json_payloads)
+        paths[f"upb FromString alone, {label} set"] = _parse(
+            pb_quote, _payloads(bodies[label, "proto"])
+        )
+        for encoding in ("jsonf", "proto"):
+            name = f"srmlink decode {encoding}, {label}"
+            paths[name] = _decode(bodies[label, encoding], encoding)
+            if label == "cold":
+                before[name] = clear_key_caches
+    for encoding in ("jsonf", "proto"):  # warm: the keys have been seen
+        decode(bodies["warm", encoding], encoding)  # type: ignore[arg-type]
+    times = interleaved(paths, args.repeat, before)
+    for label, count in (("warm", args.n), ("cold", args.cold)):
+        part = {k: v for k, v in times.items() if label in k}
+        table(
+            f"decode, {label}: {count:,} OptionNbboQuote, 16 fields", part, next(iter(part)), count
+        )
+    print()
+    for label, limit in (("warm", 1.0), ("cold", 1.3)):
+        base = median(times[f"orjson.loads, {label} set (baseline)"])
+        for encoding in ("jsonf", "proto"):
+            ratio = median(times[f"srmlink decode {encoding}, {label}"]) / base
+            goal(f"{encoding} decode (split included), {label}, x orjson.loads", ratio, limit)
+
+
+def _wide_rows(args: argparse.Namespace) -> None:
+    times: dict[str, list[float]] = {}
+    for name in WIDE:
+        cls = registry.by_name(name)
+        items = [_filled(cls, i) for i in range(args.wide)]
+        fields = sum(1 for f in cls.SPEC.fields if f.proto_number is not None)
+        paths = {
+            f"{name} ({fields} fields) jsonf": _decode(encode(items, "jsonf"), "jsonf"),
+            f"{name} ({fields} fields) proto": _decode(encode(items, "proto"), "proto"),
+        }
+        for encoding in ("jsonf", "proto"):  # keys warm: these rows measure the fields
+            paths[f"{name} ({fields} fields) {encoding}"]()
+        times.update(interleaved(paths, args.repeat))
+    table(f"wide messages, {args.wide:,} records each, decode", times, next(iter(times)), args.wide)
+    print()
+    for name in WIDE:
+        jsonf, proto = (v for k, v in times.items() if k.startswith(name + " "))
+        goal(f"{name} proto decode, x its jsonf decode", median(proto) / median(jsonf), 1.2)
+
+
+def _encode_rows(args: argparse.Namespace, pb_quote: Any) -> None:
+    quotes = _quotes(args.n)
+    body = encode(quotes, "jsonf")
+    dicts = [orjson.loads(p) for p in _payloads(body)]
+    google = [pb_quote.FromString(p) for p in _payloads(encode(quotes, "proto"))]
+
+    def dumps() -> object:
+        d = orjson.dumps
+        return [d(x) for x in dicts]
+
+    def serialize() -> object:
+        return [m.SerializeToString() for m in google]
+
+    paths: dict[str, Callable[[], object]] = {
+        "orjson.dumps of the same dicts (baseline)": dumps,
+        "Google SerializeToString (parsed messages)": serialize,
+        "srmlink encode proto": lambda: encode(quotes, "proto"),
+        "srmlink encode jsonf": lambda: encode(quotes, "jsonf"),
+    }
+    times = interleaved(paths, args.repeat)
+    table(f"encode, {args.n:,} OptionNbboQuote", times, next(iter(times)), args.n)
+    print()
+    base = median(times["orjson.dumps of the same dicts (baseline)"])
+    goal("proto encode, x orjson.dumps", median(times["srmlink encode proto"]) / base, 1.0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=60_000, help="records, warm rows and encode")
+    parser.add_argument("--cold", type=int, default=500_000, help="records (distinct keys), cold")
+    parser.add_argument("--wide", type=int, default=2_000, help="records per wide message")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="a fifth of the sizes, 3 runs")
     args = parser.parse_args()
-    n = args.n
-    quotes = _quotes(n)
-    jsonf = encode(quotes, "jsonf")
-    proto = encode(quotes, "proto")
-    payloads = [f[2] for f in split_frames(jsonf)]
-    dicts = [orjson.loads(p) for p in payloads]
-
-    def orjson_loads() -> object:
-        loads = orjson.loads
-        return [loads(f[2]) for f in split_frames(jsonf)]
-
-    def json_loads() -> object:
-        loads = json.loads
-        return [loads(f[2]) for f in split_frames(jsonf)]
-
-    def orjson_dumps() -> object:
-        dumps = orjson.dumps
-        return [dumps(d) for d in dicts]
-
-    def stream(data: bytes, encoding: str) -> Callable[[], object]:
-        def run() -> object:
-            decoder = FrameDecoder(encoding)  # type: ignore[arg-type]
-            out = []
-            for i in range(0, len(data), 65536):
-                out += decoder.feed(data[i : i + 65536])
-            return out
-
-        return run
-
-    results = {
-        "orjson.loads (untyped dicts, framing split)": _time(orjson_loads, args.repeat),
-        "json.loads (untyped dicts, framing split)": _time(json_loads, args.repeat),
-        "orjson.dumps (untyped dicts)": _time(orjson_dumps, args.repeat),
-        "srmlink decode jsonf (typed)": _time(lambda: decode(jsonf, "jsonf"), args.repeat),
-        "srmlink decode proto (typed)": _time(lambda: decode(proto, "proto"), args.repeat),
-        "srmlink FrameDecoder jsonf 64 KiB chunks": _time(stream(jsonf, "jsonf"), args.repeat),
-        "srmlink FrameDecoder proto 64 KiB chunks": _time(stream(proto, "proto"), args.repeat),
-        "srmlink encode jsonf": _time(lambda: encode(quotes, "jsonf"), args.repeat),
-        "srmlink encode proto": _time(lambda: encode(quotes, "proto"), args.repeat),
-    }
-    base_loads = results["orjson.loads (untyped dicts, framing split)"]
-    base_json = results["json.loads (untyped dicts, framing split)"]
-    base_dumps = results["orjson.dumps (untyped dicts)"]
-    print(f"{n} OptionNbboQuote messages, best of {args.repeat}")
-    print(f"{'':44} {'us/msg':>8} {'x orjson':>9} {'x json':>7}")
-    for name, seconds in results.items():
-        base = base_dumps if "encode" in name or "dumps" in name else base_loads
-        print(
-            f"{name:44} {seconds / n * 1e6:8.3f} {seconds / base:9.2f} {seconds / base_json:7.2f}"
-        )
-    print()
-    targets = [
-        ("typed framed-JSON decode", "srmlink decode jsonf (typed)", base_loads, 1.5),
-        ("typed protobuf decode", "srmlink decode proto (typed)", base_loads, 2.0),
-        ("encode to framed JSON", "srmlink encode jsonf", base_dumps, 1.2),
-    ]
-    for label, key, base, target in targets:
-        ratio = results[key] / base
-        verdict = "met" if ratio <= target else "NOT met"
-        print(f"target {label}: {ratio:.2f}x (target <= {target}x): {verdict}")
+    if args.quick:
+        args.n, args.cold, args.wide, args.repeat = 12_000, 100_000, 400, 3
+    with temp_dir() as out:
+        compile_pb2(out)
+        sys.path.insert(0, out)
+        pb_quote = importlib.import_module("OptMktData.OptionNbboQuote_pb2").OptionNbboQuote
+        print(f"median of {args.repeat} interleaved runs; spread = (max - min) / median")
+        _decode_rows(args, pb_quote)
+        _wide_rows(args)
+        _encode_rows(args, pb_quote)
 
 
 if __name__ == "__main__":

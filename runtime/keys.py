@@ -96,7 +96,6 @@ _CALL_PUTS_BY_WORD = {
 
 _TOKEN = re.compile(r"[A-Z][A-Z0-9]*")
 _DIGITS = re.compile(r"[0-9]+")
-_SYMBOL_SPECIAL = re.compile(r"[|\s]")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Only the plain positional form: float() would also take "1e5", "inf" or "1_000".
 _STRIKE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -130,12 +129,17 @@ def _token(value: object) -> str:
     return text
 
 
+def _is_symbol(text: str) -> bool:
+    # isprintable() rejects every whitespace character but the space (and every control).
+    return bool(text) and text.isprintable() and " " not in text and "|" not in text
+
+
 def _symbol(value: object) -> str:
     text = _string(value)
     if not text:
         raise _Bad("empty symbol")
     # Keys are built for every decoded record: take the C-speed path for the common case.
-    if text.isprintable() and _SYMBOL_SPECIAL.search(text) is None:
+    if _is_symbol(text):
         return text
     for index, char in enumerate(text):
         if char == "|" or char.isspace() or not char.isprintable():
@@ -321,6 +325,24 @@ def _head_to_json(key: TickerKey | ExpiryKey | OptionKey) -> dict[str, object]:
     return {"at": key.asset_type, "ts": key.ticker_src, "tk": key.ticker}
 
 
+# Tokens and dates already found valid. Decoders parse a key per record and a feed has few
+# distinct asset types, ticker sources and expirations: a set / dict look-up instead of a
+# regex and a date parse. Bounded, in case a feed sends endless junk that happens to be valid.
+_GOOD_TOKENS: set[str] = {*_ASSET_TYPES, *_TICKER_SRCS}
+_GOOD_DATES: dict[str, _dt.date] = {}
+_MEMO_LIMIT = 1 << 14
+
+
+def _is_token(text: str) -> bool:
+    if text in _GOOD_TOKENS:
+        return True
+    if _TOKEN.fullmatch(text) is None:
+        return False
+    if len(_GOOD_TOKENS) < _MEMO_LIMIT:
+        _GOOD_TOKENS.add(text)
+    return True
+
+
 def _fast_head(obj: object) -> tuple[str, str, str] | None:
     """The (at, ts, tk) of a well-formed compact JSON key, or None to take the checked path.
 
@@ -335,11 +357,9 @@ def _fast_head(obj: object) -> tuple[str, str, str] | None:
         at.__class__ is str
         and ts.__class__ is str
         and tk.__class__ is str
-        and _TOKEN.fullmatch(at)
-        and _TOKEN.fullmatch(ts)
-        and tk
-        and tk.isprintable()
-        and _SYMBOL_SPECIAL.search(tk) is None
+        and _is_token(at)
+        and _is_token(ts)
+        and _is_symbol(tk)
     ):
         return at, ts, tk
     return None
@@ -347,12 +367,18 @@ def _fast_head(obj: object) -> tuple[str, str, str] | None:
 
 def _fast_date(obj: object) -> _dt.date | None:
     dt = obj.get("dt")  # type: ignore[attr-defined]
-    if dt.__class__ is str and len(dt) == 10 and _ISO_DATE.fullmatch(dt):
+    if dt.__class__ is not str:
+        return None
+    found = _GOOD_DATES.get(dt)
+    if found is None and len(dt) == 10 and _ISO_DATE.fullmatch(dt):
         try:
-            return _dt.date.fromisoformat(dt)
+            found = _dt.date.fromisoformat(dt)
         except ValueError:
             return None
-    return None
+        if len(_GOOD_DATES) >= _MEMO_LIMIT:
+            _GOOD_DATES.clear()
+        _GOOD_DATES[dt] = found
+    return found
 
 
 @attrs.frozen(order=True)
@@ -390,7 +416,10 @@ class TickerKey:
     @classmethod
     def from_proto_tuple(cls, fields: _TickerTuple) -> Self:
         """The key from :meth:`to_proto_tuple`'s form; raises ValueError for unknown numbers."""
-        return cls(*_head_from_proto(*fields))
+        head = _head_from_proto(*fields)
+        if _is_symbol(head[2]):
+            return _checked(cls, head)
+        return cls(*head)
 
 
 @attrs.frozen(order=True)
@@ -438,6 +467,8 @@ class ExpiryKey:
         """The key from :meth:`to_proto_tuple`'s form; raises ValueError for unknown numbers."""
         asset_type, ticker_src, ticker, expiration = fields
         head = _head_from_proto(asset_type, ticker_src, ticker)
+        if _is_symbol(ticker):
+            return _checked(cls, (*head, _dt.date(*expiration)))
         return cls(*head, _dt.date(*expiration))
 
 
@@ -518,29 +549,58 @@ class OptionKey:
         if member is None:
             raise ValueError(f"CallPut {call_put!r} is unspecified or unknown")
         head = _head_from_proto(asset_type, ticker_src, ticker)
-        return cls(*head, _dt.date(*expiration), strike, member)
+        date = _dt.date(*expiration)
+        if strike.__class__ is float and 0 <= strike < math.inf and _is_symbol(ticker):
+            return _checked(cls, (*head, date, strike + 0.0, member))
+        return cls(*head, date, strike, member)  # the validators name what is wrong
 
 
-def _checked(cls: type[_T], values: Sequence[object]) -> _T:
+def _checked(cls: type[_T], values: Sequence[Any]) -> _T:
     """A key from parts :func:`_parse_text` / :func:`_parse_json` already validated.
 
     Decoders build a key per record; running the attrs validators again would double the
     cost of every key for nothing.
     """
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in getattr(cls, "__attrs_attrs__"))  # noqa: B009
-    if len(names) != len(values):
-        raise AssertionError(f"{cls.__name__} takes {len(names)} parts, got {len(values)}")
-    key = _new(cls)
-    for name, value in zip(names, values):  # noqa: B905 - lengths checked above
-        _set(key, name, value)
-    return key
+    make = _MAKERS.get(cls)
+    if make is None:
+        make = _MAKERS[cls] = _maker(cls)
+    return make(*values)  # type: ignore[no-any-return]
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_new = object.__new__
-_set = object.__setattr__
+def _maker(cls: type) -> Callable[..., Any]:
+    """``f(*values)``: an instance of the frozen slotted ``cls`` with its fields set through
+    their slot descriptors, in field order (the cheapest way past a frozen ``__setattr__``)."""
+    names = [f.name for f in getattr(cls, "__attrs_attrs__")]  # noqa: B009
+    sets = [getattr(cls, "__dict__")[name].__set__ for name in names]  # noqa: B009
+    new = object.__new__
+    if len(sets) == 6:
+        s0, s1, s2, s3, s4, s5 = sets
+
+        def make6(*values: Any) -> Any:
+            a, b, c, d, e, f = values
+            key: Any = new(cls)
+            s0(key, a)
+            s1(key, b)
+            s2(key, c)
+            s3(key, d)
+            s4(key, e)
+            s5(key, f)
+            return key
+
+        return make6
+
+    def make(*values: Any) -> Any:
+        if len(values) != len(sets):
+            raise AssertionError(f"{cls.__name__} takes {len(sets)} parts, got {len(values)}")
+        key: Any = new(cls)
+        for put, value in zip(sets, values):  # noqa: B905 - lengths checked above
+            put(key, value)
+        return key
+
+    return make
+
+
+_MAKERS: dict[type, Callable[..., Any]] = {}
 
 
 def parse_key(text: str) -> TickerKey | ExpiryKey | OptionKey:

@@ -175,8 +175,48 @@ class _Decoding:
         """A complete body in this decoder's encoding."""
         if self.encoding == "json":
             return self.document(data)
+        return self.frames(split_frames(data))
+
+    def frames(self, frames: Iterable[tuple[str, int, bytes, int]]) -> list[Any]:
+        """Every frame of ``frames`` decoded, in order; a DecodeError names its offset.
+
+        The common frame (a known type, a well-formed envelope, no envelopes asked for) is
+        decoded inline here, one Python call per record; anything else goes through
+        :meth:`frame`, which checks everything and raises the precise error.
+        """
         frame = self.frame
-        return [frame(kind, mnum, payload, at) for kind, mnum, payload, at in split_frames(data)]
+        if self.envelopes:
+            return [frame(kind, mnum, payload, at) for kind, mnum, payload, at in frames]
+        out: list[Any] = []
+        append = out.append
+        loads, by_name, by_mnum = orjson.loads, self._by_name, self._by_mnum
+        for kind, mnum, payload, at in frames:
+            decoder = None
+            arg: Any = payload
+            if kind == "J":
+                try:
+                    obj = loads(payload)
+                except orjson.JSONDecodeError:
+                    obj = None  # frame() raises with the offset
+                head = obj.get("header") if obj.__class__ is dict else None
+                mtyp = head.get("mTyp") if head.__class__ is dict else None
+                found = by_name.get(mtyp) if mtyp.__class__ is str else None
+                arg = obj.get("message") if found is not None else None
+                if arg.__class__ is dict:
+                    decoder = found[1]  # type: ignore[index]
+            else:
+                found = by_mnum.get(mnum)
+                if found is not None:
+                    decoder = found[1]
+            if decoder is None:
+                append(frame(kind, mnum, payload, at))
+                continue
+            try:
+                append(decoder(arg))
+            except DecodeError as exc:
+                exc.offset = at
+                raise
+        return out
 
 
 def _loads(data: bytes, offset: int) -> Any:
@@ -223,7 +263,14 @@ class FrameDecoder:
             return state.document(chunk)
         pending = self._pending
         pending.extend(self._splitter.feed_tuples(chunk))
-        out: list[Any] = []
+        try:
+            out = state.frames(pending)
+        except DecodeError:
+            pass  # decoded again one by one below, to return the frames before the bad one
+        else:
+            pending.clear()
+            return out
+        out = []
         frame = state.frame
         while pending:
             # Popped before decoding: a frame that fails to decode is consumed by its raise.

@@ -13,15 +13,82 @@ from typing import Any
 
 from .limits import encode_failure
 
-__all__ = ["KEY_CACHES", "compile_encoder", "compile_function", "is_frozen"]
+__all__ = [
+    "KEY_CACHES",
+    "KeyCache",
+    "compile_encoder",
+    "compile_function",
+    "is_frozen",
+    "shared_key",
+]
+
+_KEY_TYPES = frozenset({"TickerKey", "ExpiryKey", "OptionKey"})
+
+
+class KeyCache:
+    """A bounded memo of decoded keys, least recently used dropped first (approximately).
+
+    Two generations: hits are looked up in ``young`` (one dict look-up), then in ``old``
+    (and moved to ``young``). When ``young`` holds ``limit`` entries it becomes ``old`` and the
+    previous ``old`` is dropped, so the cache holds the ``limit`` to ``2 * limit`` most recent
+    keys at a dict's cost per hit, with no wholesale forgetting of a feed's working set (a
+    full OPRA feed has over a million series).
+    """
+
+    __slots__ = ("limit", "old", "young")
+
+    def __init__(self, limit: int = 1 << 19) -> None:
+        self.limit = limit
+        self.young: dict[object, object] = {}
+        self.old: dict[object, object] = {}
+        KEY_CACHES.append(self)
+
+    def recall(self, ident: object) -> Any:
+        """The value of ``ident`` from the old generation (moved to the young), or None."""
+        found = self.old.pop(ident, None)
+        if found is not None:
+            self.put(ident, found)
+        return found
+
+    def put(self, ident: object, value: object) -> None:
+        young = self.young
+        if len(young) >= self.limit:
+            self.old = young
+            self.young = young = {}
+        young[ident] = value
+
+    def clear(self) -> None:
+        self.young = {}
+        self.old = {}
+
 
 # Every memo of decoded keys (see jsonc / protoc), so they can be emptied together.
-KEY_CACHES: list[dict[tuple[object, ...], object]] = []
+KEY_CACHES: list[KeyCache] = []
 
 
 def is_frozen(cls: type) -> bool:
     """Whether instances refuse plain attribute assignment (frozen attrs classes)."""
     return getattr(cls, "__setattr__") is not object.__setattr__  # noqa: B009 - silences mypy
+
+
+def shared_key(cls: type, spec: Any) -> tuple[Any, Callable[[Any], Any]] | None:
+    """For a frozen class (a primary key) whose one field is just a security key: that field
+    (a FieldSpec) and ``hold(key)``, which makes an instance holding ``key``; else None.
+
+    Such instances are immutable: decoders share them, memoised with the key itself.
+    """
+    fields = spec.fields
+    if len(fields) != 1 or fields[0].sr_type not in _KEY_TYPES or not is_frozen(cls):
+        return None
+    put = getattr(cls, "__dict__")[fields[0].name].__set__  # noqa: B009 - the slot's descriptor
+    new = object.__new__
+
+    def hold(key: Any) -> Any:
+        obj: Any = new(cls)
+        put(obj, key)
+        return obj
+
+    return fields[0], hold
 
 
 def compile_function(name: str, lines: list[str], namespace: dict[str, Any]) -> Callable[..., Any]:

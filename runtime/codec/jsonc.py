@@ -17,7 +17,7 @@ from ..enums import SREnum
 from ..errors import DecodeError, EncodeError, KeyParseError
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import FieldSpec, MessageSpec
-from ._compile import KEY_CACHES, compile_encoder, compile_function, is_frozen
+from ._compile import KeyCache, compile_encoder, compile_function, is_frozen, shared_key
 from .limits import ENUM_RANGE, MAX_ITEMS, MAX_TEXT, float_limit, int_range
 from .values import (
     format_date,
@@ -123,31 +123,34 @@ _KEY_MEMBERS = {
     "ExpiryKey": ("at", "ts", "tk", "dt"),
     "OptionKey": ("at", "ts", "tk", "dt", "xx", "cp"),
 }
-_KEY_CACHE_LIMIT = 1 << 17
 
 
-def _key_converter(sr_type: str) -> Callable[[Any, str], Any]:
-    """Compact JSON key -> key object, memoised: a stream repeats the same keys constantly,
-    and keys are immutable, so one instance per distinct key is safe to share."""
+def _key_converter(
+    sr_type: str, wrap: Callable[[Any], Any] | None = None
+) -> Callable[[Any, str], Any]:
+    """Compact JSON key -> key object (or ``wrap(key)``: a primary key holding just it),
+    memoised: a stream repeats the same keys constantly, and keys are immutable, so one
+    instance per distinct key is safe to share."""
     parse = _KEYS[sr_type].from_json
     members = itemgetter(*_KEY_MEMBERS[sr_type])
-    cache: dict[tuple[Any, ...], Any] = {}
-    KEY_CACHES.append(cache)
+    cache = KeyCache()
 
     def convert(value: Any, field: str) -> Any:
         if value.__class__ is not dict:
             raise _bad(field, value, f"a {sr_type} object")
         try:
             ident = members(value)
-            found = cache.get(ident)
+            found = cache.young.get(ident)
+            if found is None:
+                found = cache.recall(ident)
         except (KeyError, TypeError):  # a missing or unhashable member: the parser says which
             ident, found = None, None
         if found is None:
             found = _convert(parse, value, field, sr_type)
-            if len(cache) >= _KEY_CACHE_LIMIT:
-                cache.clear()
+            if wrap is not None:
+                found = wrap(found)
             if ident is not None:
-                cache[ident] = found
+                cache.put(ident, found)
         return found
 
     return convert
@@ -234,7 +237,14 @@ def json_decoder(cls: type) -> Decoder:
     }
     # Frozen classes (primary keys) refuse attribute assignment after construction.
     frozen = is_frozen(cls)
-    lines = ["def decode(d):", "    g = d.get", "    o = _new(_cls)", "    try:"]
+    lines = ["def decode(d):", "    g = d.get", "    try:"]
+    shared = shared_key(cls, spec)
+    if shared is not None:
+        field, hold = shared
+        ns["K"] = _key_converter(field.sr_type, hold)
+        wire = repr(field.wire_name)
+        lines += [f"        v = g({wire})", f"        if v is not None: return K(v, {wire})"]
+    lines.append("        o = _new(_cls)")
     for i, f in enumerate(spec.fields):
         lines.append(f"        v = g({f.wire_name!r})")
         lines.append("        if v is not None:")

@@ -31,7 +31,7 @@ from ..errors import DecodeError, EncodeError, KeyParseError
 from ..framing import MAX_PAYLOAD
 from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import FieldSpec, Message, MessageSpec
-from ._compile import KEY_CACHES, compile_encoder, compile_function, is_frozen
+from ._compile import KeyCache, compile_encoder, compile_function, is_frozen, shared_key
 from .envelope import MessageMeta
 from .limits import PROTO_INTS, encode_failure, float_limit, int_range, oversize
 
@@ -217,13 +217,10 @@ def _date(m: Any) -> _dt.date | None:
     return _dt.date(m.year, m.month, m.day)
 
 
-_KEY_CACHE_LIMIT = 1 << 17
-
-
-def _key_converter(kind: type) -> Callable[[Any], Any]:
-    """Protobuf key message -> key object, memoised (keys repeat in a stream; immutable)."""
-    cache: dict[tuple[Any, ...], Any] = {}
-    KEY_CACHES.append(cache)
+def _key_converter(kind: type, wrap: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    """Protobuf key message -> key object (or ``wrap(key)``: a primary key holding just it),
+    memoised (keys repeat in a stream; immutable)."""
+    cache = KeyCache()
     parse = kind.from_proto_tuple  # type: ignore[attr-defined]
 
     def convert(m: Any) -> Any:
@@ -235,15 +232,24 @@ def _key_converter(kind: type) -> Callable[[Any], Any]:
             parts = (m.asset_type, m.ticker_src, m.ticker, (e.year, e.month, e.day))
             if kind is OptionKey:
                 parts += (m.strike, m.call_put)
-        found = cache.get(parts)
+        found = cache.young.get(parts)
         if found is None:
-            found = parse(parts)
-            if len(cache) >= _KEY_CACHE_LIMIT:
-                cache.clear()
-            cache[parts] = found
+            found = cache.recall(parts)
+            if found is None:
+                found = parse(parts)
+                if wrap is not None:
+                    found = wrap(found)
+                cache.put(parts, found)
         return found
 
     return convert
+
+
+def _key_class(spec: FieldSpec) -> type | None:
+    sr, proto = spec.sr_type, spec.proto_type
+    if proto not in _KEY_CLASSES:
+        return None
+    return _KEY_CLASSES[sr] if sr in _KEY_CLASSES else _KEY_CLASSES[proto]
 
 
 def _decode_converter(spec: FieldSpec) -> Callable[[Any], Any] | None:
@@ -258,10 +264,9 @@ def _decode_converter(spec: FieldSpec) -> Callable[[Any], Any] | None:
         return lambda v: _dt.timedelta(seconds=v.seconds, microseconds=v.nanos // 1000)
     if spec.proto_type == "DateKey":
         return _date
-    if spec.proto_type in _KEY_CLASSES:
-        return _key_converter(
-            _KEY_CLASSES[sr] if sr in _KEY_CLASSES else _KEY_CLASSES[spec.proto_type]
-        )
+    key = _key_class(spec)
+    if key is not None:
+        return _key_converter(key)
     if sr == "Repeater" and spec.type is not None:
         inner = _message_decoder(spec.type)
         return lambda v: tuple([inner(x) for x in v])
@@ -274,38 +279,68 @@ def _decode_converter(spec: FieldSpec) -> Callable[[Any], Any] | None:
     return None
 
 
+def _field_line(spec: FieldSpec, ns: dict[str, Any], i: int, frozen: bool) -> str:
+    """The source line setting field ``spec`` of ``o`` from protobuf message ``m``.
+
+    Read by attribute: one C call per set scalar, where ListFields builds a tuple and a
+    descriptor per field for a Python loop to dispatch. Scalars are proto3 ``optional``: a
+    falsy value may be an explicit 0, so only then is presence asked.
+    """
+    name = spec.name
+    convert = _decode_converter(spec)
+    value = "v"
+    if convert is not None:
+        ns[f"C{i}"] = convert
+        value = f"C{i}(v)"
+    if spec.sr_type == "Repeater":
+        expr = f"{value} if v else None"  # an empty repeated field is an absent one
+    elif spec.proto_type in _SCALARS:
+        expr = f"{value} if v or h({name!r}) else None"
+    else:  # a message: reading an absent one would build an empty one
+        return f"    v = m.{name} if h({name!r}) else None\n" + _store(
+            name, f"None if v is None else {value}", frozen
+        )
+    return f"    v = m.{name}\n" + _store(name, expr, frozen)
+
+
+def _store(name: str, expr: str, frozen: bool) -> str:
+    return f"    _set(o, {name!r}, {expr})" if frozen else f"    o.{name} = {expr}"
+
+
 def _message_decoder(cls: type) -> Callable[[Any], Any]:
     found = _DECODERS.get(cls)
     if found is not None:
         return found
     spec: MessageSpec = cls.SPEC  # type: ignore[attr-defined]
-    pb = protobuf_class(cls)
-    descriptors = {d.name: d for d in pb.DESCRIPTOR.fields}
-    # Keyed by the field descriptor objects ListFields() hands back: no name lookups per field.
-    table = {descriptors[f.name]: (f.name, _decode_converter(f)) for f in _proto_fields(spec)}
-    # Straight-line "unset" assignments (see _compile): several times faster than setattr calls.
+    protobuf_class(cls)
     frozen = is_frozen(cls)
-    unset = [
-        f"    _set(o, {f.name!r}, None)" if frozen else f"    o.{f.name} = None"
-        for f in spec.fields
-    ]
-    lines = [
-        "def decode(m):",
-        "    o = _new(_cls)",
-        *unset,
-        "    for fd, v in m.ListFields():",
-        "        name, convert = _table[fd]",
-        "        _set(o, name, v if convert is None else convert(v))",
-        *_range_checks(spec),
-        "    return o",
-    ]
-    ns = {
+    ns: dict[str, Any] = {
         "_new": object.__new__,
         "_cls": cls,
-        "_table": table,
-        "_set": object.__setattr__ if frozen else setattr,
+        "_set": object.__setattr__,
         "_out_of_range": _out_of_range,
     }
+    carried = {f.name for f in _proto_fields(spec)}
+    shared = shared_key(cls, spec)
+    key = _key_class(shared[0]) if shared is not None and shared[0].name in carried else None
+    if shared is not None and key is not None:
+        # A primary key that is just a security key: immutable, shared with the key's memo.
+        field, hold = shared
+        ns["K"] = _key_converter(key, hold)
+        ns["_empty"] = hold
+        name = field.name
+        lines = [
+            "def decode(m):",
+            f"    return K(m.{name}) if m.HasField({name!r}) else _empty(None)",
+        ]
+    else:
+        lines = ["def decode(m):", "    o = _new(_cls)", "    h = m.HasField"]
+        for i, f in enumerate(spec.fields):
+            if f.name in carried:
+                lines.append(_field_line(f, ns, i, frozen))
+            else:  # JSON-only: protobuf never sets it
+                lines.append(_store(f.name, "None", frozen))
+        lines += [*_range_checks(spec), "    return o"]
     decode = compile_function("decode", lines, ns)
     _DECODERS[cls] = decode
     return decode
@@ -356,10 +391,7 @@ def proto_decoder(cls: type, *, meta: bool = False) -> Callable[[bytes], Any]:
     def decode_payload(payload: bytes) -> Any:
         try:
             m = parse(payload)
-            found = None
-            if carries and m.HasField("_meta"):
-                found = _meta(m._meta) if meta else None
-                m.ClearField("_meta")  # not a field of the record
+            found = _meta(m._meta) if meta and carries and m.HasField("_meta") else None
             record = decode(m)
             return (record, found) if meta else record
         except _pb_message.DecodeError as exc:

@@ -408,14 +408,18 @@ class AsyncMLinkStream:
             AuthError / MLinkStreamError / MLinkTransportError: the session failed.
         """
         if self._getter is None:
-            if self.closed and self._queue.empty():
+            if not self._queue.empty():
+                # Events already received: no task and no wait per event (the costly part
+                # of a busy stream's per-record path); pacing is untouched, as SignalReady
+                # goes out only once the queue is drained.
+                return self._deliver(self._queue.get_nowait())
+            if self.closed:
                 raise StopAsyncIteration
-            if self._queue.empty():
-                # The consumer has drained everything it was given: ask for the next batch.
-                for connection in self._connections:
-                    if connection.wants_signal:
-                        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-                            await connection.send(connection.protocol.signal_ready())
+            # The consumer has drained everything it was given: ask for the next batch.
+            for connection in self._connections:
+                if connection.wants_signal:
+                    with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                        await connection.send(connection.protocol.signal_ready())
             self._getter = asyncio.ensure_future(self._queue.get())
         getter = self._getter
         done, _ = await asyncio.wait({getter}, timeout=timeout)
@@ -423,8 +427,10 @@ class AsyncMLinkStream:
             raise TimeoutError(f"no MLink event within {timeout} s")
         if getter.cancelled():  # close() ended the wait
             raise StopAsyncIteration
-        item = getter.result()
         self._getter = None
+        return self._deliver(getter.result())
+
+    def _deliver(self, item: Event | Failure) -> Event:
         if isinstance(item, Failure):
             self.closed = True
             raise item.error
