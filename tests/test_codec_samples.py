@@ -17,7 +17,7 @@ import attrs
 import pytest
 
 from srmlink.codec import FrameDecoder, decode, decode_envelopes, encode
-from srmlink.errors import FramingError
+from srmlink.errors import DecodeError, FramingError
 from srmlink.framing import encode_frame, split_frames
 from srmlink.keys import CallPut, OptionKey
 from srmlink.registry import Registry
@@ -224,3 +224,12 @@ def test_vendor_client_quirk_header(may2023: Registry) -> None:
     assert quirk[:14] == b"\r\nJ00000000101"
     (result,) = decode(quirk, "jsonf", registry=may2023)
     assert_sample_result(result, may2023, 0.0009)
+
+
+@pytest.mark.parametrize(("cached", "strike"), [("1", "true"), ("0", "false")])
+def test_a_bool_strike_is_refused_even_when_its_number_is_cached(cached: str, strike: str) -> None:
+    """JSON true == 1 (false == 0) as a dict key: the key cache must not answer for a bool."""
+    good = DOC_PAYLOADS[0].replace(b'"xx":1,', b'"xx":' + cached.encode() + b",")
+    decode(good, "json")  # the key with that strike number is now cached
+    with pytest.raises(DecodeError, match="okey"):
+        decode(good.replace(b'"xx":' + cached.encode(), b'"xx":' + strike.encode()), "json")

@@ -132,7 +132,11 @@ def _key_converter(
     memoised: a stream repeats the same keys constantly, and keys are immutable, so one
     instance per distinct key is safe to share."""
     parse = _KEYS[sr_type].from_json
-    members = itemgetter(*_KEY_MEMBERS[sr_type])
+    names = _KEY_MEMBERS[sr_type]
+    members = itemgetter(*names)
+    # JSON true == 1 as a dict key: a strike of true would hit the cached key of strike 1
+    # (a fresh parse refuses it), so a bool there never takes the cache.
+    strike = names.index("xx") if "xx" in names else None
     cache = KeyCache()
 
     def convert(value: Any, field: str) -> Any:
@@ -140,6 +144,8 @@ def _key_converter(
             raise _bad(field, value, f"a {sr_type} object")
         try:
             ident = members(value)
+            if strike is not None and ident[strike].__class__ is bool:
+                raise TypeError
             found = cache.young.get(ident)
             if found is None:
                 found = cache.recall(ident)
