@@ -9,12 +9,14 @@ import math
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 
 from srmlink.codec import Encoding, decode, encode, encode_message
+from srmlink.codec._compile import compile_encoder
 from srmlink.codec.protoc import proto_decoder, proto_encoder
 from srmlink.errors import DecodeError, EncodeError
 from srmlink.framing import MAX_PAYLOAD, encode_frame
@@ -232,3 +234,17 @@ def test_plain_json_text_and_arrays_must_fit_a_frame(registry: Registry) -> None
     many = {"header": {"mTyp": "MLinkSubscribe"}, "message": {"Subscribe": [{}] * 600_000}}
     error = decode_error(orjson.dumps([many]), "json", registry)
     assert (error.message_type, error.field) == ("MLinkSubscribe", "Subscribe")
+
+
+def test_compiled_encoders_with_and_without_fields() -> None:
+    """A message or group without fields still gets an encoder (an empty ``try`` would not
+    compile); with fields, what a field's line raises is an EncodeError naming it."""
+    empty = compile_encoder("Empty", ["    d = {}"], [], ["    return d"], {})
+    assert empty(SimpleNamespace()) == {}
+    one = compile_encoder(
+        "Owner", ["    d = {}"], [("ratio", ["d['ratio'] = 1 // o.x"])], ["    return d"], {}
+    )
+    assert one(SimpleNamespace(x=1)) == {"ratio": 1}
+    with pytest.raises(EncodeError, match="ratio") as failed:
+        one(SimpleNamespace(x=0))
+    assert "Owner" in str(failed.value)

@@ -119,10 +119,14 @@ def compile_encoder(
         for line in body:
             lines.append(f"        {line}")
             where[len(lines)] = wire_name  # source lines count from 1
-    lines += [
-        "    except Exception as exc:",
-        "        raise _failure(exc, _owner, _where.get(exc.__traceback__.tb_lineno)) from None",
-        *tail,
-    ]
+    if where:
+        lines += [
+            "    except Exception as exc:",
+            "        line = exc.__traceback__.tb_lineno",
+            "        raise _failure(exc, _owner, _where.get(line)) from None",
+        ]
+    else:  # a message or group without fields: no try block (an empty one does not compile)
+        lines.pop()
+    lines += tail
     namespace.update(_failure=encode_failure, _owner=owner, _where=where)
     return compile_function("encode", lines, namespace)
