@@ -79,7 +79,9 @@ def tests(session: nox.Session) -> None:
     """The pytest suite: unit, golden, property and integration tests."""
     _install(session)
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
-    session.run("pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": profile})
+    # One worker per core; a module's tests stay together (its servers start once).
+    args = session.posargs or ["-n", "auto", "--dist", "loadfile"]
+    session.run("pytest", *args, env={"HYPOTHESIS_PROFILE": profile})
 
 
 @nox.session
