@@ -61,6 +61,10 @@ class KeyCache:
         self.young = {}
         self.old = {}
 
+    def __len__(self) -> int:
+        """Keys held (a key moved between generations counts once)."""
+        return len(self.young) + len(self.old)
+
 
 # Every memo of decoded keys (see jsonc / protoc), so they can be emptied together.
 KEY_CACHES: list[KeyCache] = []
