@@ -27,6 +27,15 @@ settings.register_profile("dev", max_examples=100, **_UNTIMED)
 settings.register_profile("ci", max_examples=200, **_UNTIMED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# Modules that take minutes on a loaded 2-core machine go first: the parallel run (xdist,
+# --dist loadfile) then starts them at once instead of ending on one worker running them alone.
+_LONG_MODULES = ("test_roundtrip.py", "test_framing_fuzz.py", "test_codec_reencode_fuzz.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in _LONG_MODULES)  # stable: order kept
+
+
 # Loggers whose level a test must leave as it found it: one left at DEBUG makes every later
 # WebSocket frame a formatted log record (a 200-client test went from 3 s to 160 s).
 _WATCHED_LOGGERS = ("", "srmlink", "websockets", "httpx", "httpcore", "aiohttp", "asyncio")
