@@ -1,0 +1,26 @@
+"""Scale-out into Redis Streams: ``srmlink relay`` workers publish MLink records to a stream
+and a last-value cache per message type; :class:`RelayReader` reads them back typed.
+
+Needs the ``redis`` extra (``pip install 'srmlink[redis]'``).
+"""
+
+from __future__ import annotations
+
+from .reader import RelayEntry as RelayEntry, RelayReader as RelayReader
+from .redis_sink import RedisSink as RedisSink, lvc_key as lvc_key, stream_key as stream_key
+from .sink import Batch as Batch, Entry as Entry, Sink as Sink, SinkError as SinkError
+from .worker import WorkerConfig as WorkerConfig, run_worker as run_worker
+
+__all__ = [
+    "Batch",
+    "Entry",
+    "RedisSink",
+    "RelayEntry",
+    "RelayReader",
+    "Sink",
+    "SinkError",
+    "WorkerConfig",
+    "lvc_key",
+    "run_worker",
+    "stream_key",
+]

@@ -1,0 +1,76 @@
+"""The relay supervisor: N worker processes (spawned), the stripes split between them, a
+worker that dies restarted on the same stripes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+
+from attrs import evolve
+
+from .worker import WorkerConfig, worker_main
+
+__all__ = ["Supervisor", "split_stripes"]
+
+log = logging.getLogger("srmlink.relay")
+
+
+def split_stripes(stripes: Sequence[str], workers: int) -> list[tuple[str, ...]]:
+    """``stripes`` dealt round-robin to ``workers`` shares (every share non-empty).
+
+    Raises:
+        ValueError: fewer than one worker, or more workers than stripes.
+    """
+    if not 1 <= workers <= len(stripes):
+        raise ValueError(
+            f"workers must be between 1 and {len(stripes)} (the stripes), not {workers}"
+        )
+    return [tuple(stripes[i::workers]) for i in range(workers)]
+
+
+class Supervisor:
+    """Runs one worker process per share of the stripes until :meth:`run`'s ``stop()``."""
+
+    def __init__(self, config: WorkerConfig, shares: Sequence[tuple[str, ...]]) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self.configs = [evolve(config, stripes=share) for share in shares]
+        self.processes: list[BaseProcess | None] = [None] * len(shares)
+        self.restarts = 0
+
+    def _start(self, index: int) -> None:
+        config = self.configs[index]
+        process = self._context.Process(
+            target=worker_main, args=(config,), name=f"srmlink-relay-{index}", daemon=True
+        )
+        process.start()
+        self.processes[index] = process
+        # One line per start, flushed: operators (and tests) find the worker's pid here.
+        print(f"worker {index} pid {process.pid} stripes {' '.join(config.stripes)}", flush=True)
+
+    def run(self, stop: Callable[[], bool], poll: float = 0.2) -> None:
+        """Start every worker, restart any that exits, and stop them all when ``stop()``."""
+        try:
+            for index in range(len(self.configs)):
+                self._start(index)
+            while not stop():
+                alive = [p.sentinel for p in self.processes if p is not None]
+                wait(alive, timeout=poll)
+                for index, process in enumerate(self.processes):
+                    if process is not None and not process.is_alive():
+                        log.warning(
+                            "worker %d exited (code %s); restarting", index, process.exitcode
+                        )
+                        self.restarts += 1
+                        time.sleep(min(0.1 * self.restarts, 2.0))  # no busy crash loop
+                        self._start(index)
+        finally:
+            for process in self.processes:
+                if process is not None and process.is_alive():
+                    process.terminate()
+            for process in self.processes:
+                if process is not None:
+                    process.join(timeout=10)

@@ -1,0 +1,137 @@
+"""The relay's buffer (sans-I/O) and its Redis sink and reader against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import date
+
+import pytest
+
+from srmlink import OptionKey
+from srmlink.keys import CallPut
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
+from srmlink.relay import RedisSink, RelayReader, SinkError, lvc_key, stream_key
+from srmlink.relay.redis_sink import safe_url, stats_key
+from srmlink.relay.sink import Batch, Buffer, entry_of
+
+from .conftest import RedisServer
+
+
+def quote(ticker: str, strike: float, bid: float) -> OptionNbboQuote:
+    okey = OptionKey("EQT", "NMS", ticker, date(2026, 12, 18), strike, CallPut.CALL)
+    return OptionNbboQuote(pkey=OptionNbboQuotePKey(okey=okey), bid_price=bid)
+
+
+def test_buffer_sheds_the_oldest_entries_counted_but_keeps_every_latest_value() -> None:
+    buffer = Buffer(3)
+    for i in range(5):
+        buffer.add(entry_of(quote("AAPL", 100 + i, 1.0), "proto"))
+    buffer.add(entry_of(quote("AAPL", 100, 2.0), "proto"))  # a newer value of the first key
+    assert buffer.shed == buffer.shed_total == 3
+    assert [e.pkey for e in buffer.entries] == [
+        str(quote("AAPL", s, 0).pkey) for s in (103, 104, 100)
+    ]
+    assert len(buffer.latest) == 5  # one per key, whatever was shed from the stream
+    batch = buffer.batch(2)
+    assert len(batch.entries) == 2 and len(batch.latest) == 2 and batch.shed == 3
+    buffer.done(batch)
+    assert buffer.shed == 0 and buffer.shed_total == 3
+    assert len(buffer.entries) == 1 and len(buffer.latest) == 3
+
+
+def test_a_latest_value_replaced_while_publishing_is_kept() -> None:
+    buffer = Buffer(10)
+    buffer.add(entry_of(quote("AAPL", 100, 1.0), "proto"))
+    batch = buffer.batch(10)
+    newer = entry_of(quote("AAPL", 100, 2.0), "proto")
+    buffer.add(newer)
+    buffer.done(batch)
+    assert list(buffer.latest.values()) == [newer]
+
+
+def test_redis_urls_are_logged_without_their_password() -> None:
+    assert safe_url("redis://user:s3cret@host:6379/2") == "redis://host:6379/2"
+    assert "s3cret" not in repr(RedisSink("redis://:s3cret@127.0.0.1:1/0"))
+    assert "s3cret" not in repr(RelayReader("redis://:s3cret@127.0.0.1:1/0"))
+
+
+def publish(url: str, batch: Batch) -> None:
+    async def go() -> None:
+        sink = RedisSink(url, maxlen=1000)
+        try:
+            await sink.publish(batch)
+        finally:
+            await sink.close()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("encoding", ["proto", "jsonf"])
+def test_published_records_read_back_typed_from_the_lvc(
+    redis_server: RedisServer, encoding: str
+) -> None:
+    buffer = Buffer(100)
+    quotes = [quote("AAPL", 100 + i, 1.5 + i) for i in range(4)]
+    for q in quotes:
+        buffer.add(entry_of(q, encoding))  # type: ignore[arg-type]
+    buffer.add(entry_of(quotes[0], encoding, deleted=True))  # type: ignore[arg-type]
+    publish(redis_server.url, buffer.batch(100))
+    with RelayReader(redis_server.url) as reader:
+        lvc = reader.lvc(OptionNbboQuote)
+    assert lvc == {str(q.pkey): q for q in quotes[1:]}
+    raw = redis_server.client()
+    assert raw.xlen(stream_key("OptionNbboQuote")) == 5
+    assert raw.hlen(lvc_key("OptionNbboQuote")) == 3
+    first = raw.xrange(stream_key("OptionNbboQuote"), count=1)[0][1]
+    assert first[b"enc"] == encoding.encode() and first[b"name"] == b"OptionNbboQuote"
+    raw.close()
+
+
+def test_shed_entries_are_counted_in_redis(redis_server: RedisServer) -> None:
+    buffer = Buffer(2)
+    for i in range(5):
+        buffer.add(entry_of(quote("QQQ", 100 + i, 1.0), "proto"))
+    publish(redis_server.url, buffer.batch(100))
+    raw = redis_server.client()
+    assert raw.hget(stats_key("OptionNbboQuote"), "shed") == b"3"
+    assert raw.xlen(stream_key("OptionNbboQuote")) == 2
+    assert raw.hlen(lvc_key("OptionNbboQuote")) == 5
+    raw.close()
+
+
+def test_a_publish_to_a_stopped_redis_raises_sink_error(redis_server: RedisServer) -> None:
+    redis_server.stop()
+    buffer = Buffer(2)
+    buffer.add(entry_of(quote("QQQ", 100, 1.0), "proto"))
+    with pytest.raises(SinkError, match=r"publish to redis://127\.0\.0\.1"):
+        publish(redis_server.url, buffer.batch(10))
+
+
+def test_a_consumer_group_of_two_sees_every_entry_exactly_once(redis_server: RedisServer) -> None:
+    buffer = Buffer(1000)
+    quotes = [quote("SPY", 100 + i, float(i)) for i in range(300)]
+    for q in quotes:
+        buffer.add(entry_of(q, "proto"))
+    publish(redis_server.url, buffer.batch(1000))
+    seen: dict[str, list[str]] = {"c1": [], "c2": []}
+
+    def consume(name: str) -> None:
+        with RelayReader(redis_server.url) as reader:
+            for entry in reader.stream(
+                OptionNbboQuote, group="g", consumer=name, count=10, block=0.1, idle_timeout=0.5
+            ):
+                assert isinstance(entry.message, OptionNbboQuote)
+                seen[name].append(entry.id)
+
+    threads = [threading.Thread(target=consume, args=(name,)) for name in seen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    ids = seen["c1"] + seen["c2"]
+    assert len(ids) == len(set(ids)) == 300
+    assert seen["c1"] and seen["c2"]  # the load was shared
+    raw = redis_server.client()
+    assert raw.xpending(stream_key("OptionNbboQuote"), "g")["pending"] == 0  # all acked
+    raw.close()
