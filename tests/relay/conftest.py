@@ -5,12 +5,16 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+
+from srmlink.messages import OptionNbboQuote
+from srmlink.relay import RelayReader
 
 
 class RedisServer:
@@ -83,3 +87,25 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def consume_in_group(url: str, consumers: int) -> list[list[str]]:
+    """The entry ids each of ``consumers`` threads of one consumer group read, until the
+    stream has been idle for half a second."""
+    seen: list[list[str]] = [[] for _ in range(consumers)]
+
+    def consume(index: int) -> None:
+        with RelayReader(url) as reader:
+            for entry in reader.stream(
+                OptionNbboQuote, group="g", consumer=f"c{index}", count=10, block=0.1,
+                idle_timeout=0.5,
+            ):  # fmt: skip
+                assert isinstance(entry.message, OptionNbboQuote)
+                seen[index].append(entry.id)
+
+    threads = [threading.Thread(target=consume, args=(i,)) for i in range(consumers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return seen

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import date
 
 import pytest
@@ -15,7 +14,7 @@ from srmlink.relay import RedisSink, RelayReader, SinkError, lvc_key, stream_key
 from srmlink.relay.redis_sink import safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, entry_of
 
-from .conftest import RedisServer
+from .conftest import RedisServer, consume_in_group
 
 
 def quote(ticker: str, strike: float, bid: float) -> OptionNbboQuote:
@@ -114,24 +113,10 @@ def test_a_consumer_group_of_two_sees_every_entry_exactly_once(redis_server: Red
     for q in quotes:
         buffer.add(entry_of(q, "proto"))
     publish(redis_server.url, buffer.batch(1000))
-    seen: dict[str, list[str]] = {"c1": [], "c2": []}
-
-    def consume(name: str) -> None:
-        with RelayReader(redis_server.url) as reader:
-            for entry in reader.stream(
-                OptionNbboQuote, group="g", consumer=name, count=10, block=0.1, idle_timeout=0.5
-            ):
-                assert isinstance(entry.message, OptionNbboQuote)
-                seen[name].append(entry.id)
-
-    threads = [threading.Thread(target=consume, args=(name,)) for name in seen]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    ids = seen["c1"] + seen["c2"]
+    first, second = consume_in_group(redis_server.url, 2)
+    ids = first + second
     assert len(ids) == len(set(ids)) == 300
-    assert seen["c1"] and seen["c2"]  # the load was shared
+    assert first and second  # the load was shared
     raw = redis_server.client()
     assert raw.xpending(stream_key("OptionNbboQuote"), "g")["pending"] == 0  # all acked
     raw.close()

@@ -1,0 +1,197 @@
+"""``srmlink relay`` end to end: a real ``srmlink serve``, a real redis-server, worker
+processes; the last-value cache must equal the server's state after crashes and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from srmlink.messages import OptionNbboQuote
+from srmlink.relay import RedisSink, RelayReader, WorkerConfig, run_worker
+from srmlink.testing import TEST_API_KEY, ServerProcess, start_server
+
+from .conftest import RedisServer, consume_in_group
+
+_STARTED = re.compile(r"worker (\d+) pid (\d+) stripes")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    process = start_server(extra=["--tick", "0", "--faults"])
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def server_state(server: ServerProcess) -> dict[str, OptionNbboQuote]:
+    with server.client() as client:
+        result = client.getmsgs(OptionNbboQuote, limit=10_000)
+    return {str(m.pkey): m for m in result.messages}
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling with a deadline
+
+
+def lvc_matches(reader: RelayReader, server: ServerProcess) -> Callable[[], bool]:
+    return lambda: reader.lvc(OptionNbboQuote) == server_state(server)
+
+
+def bump_every_quote(server: ServerProcess, by: float) -> None:
+    """Post a new bid for every quote (every stripe the demo uses)."""
+    quotes = list(server_state(server).values())
+    with server.client() as client:
+        client.postmsgs([attrs.evolve(q, bid_price=(q.bid_price or 0) + by) for q in quotes])
+
+
+class Relay:
+    """A running ``srmlink relay``: its process and the worker pids it announced."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        env = {**os.environ, "SRMLINK_API_KEY": TEST_API_KEY, "PYTHONUNBUFFERED": "1"}
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "srmlink.cli", "relay", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=env,
+        )
+        self.started: queue.Queue[tuple[int, int]] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            match = _STARTED.match(line)
+            if match:
+                self.started.put((int(match.group(1)), int(match.group(2))))
+
+    def next_start(self, timeout: float = 20.0) -> tuple[int, int]:
+        return self.started.get(timeout=timeout)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=20)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._reader.join(timeout=10)  # it ends at the end of output
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+            self._log.close()
+        return code
+
+
+@pytest.mark.timeout(90)
+def test_two_workers_fill_the_lvc_and_a_killed_worker_is_restarted(
+    server: ServerProcess, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    relay = Relay(
+        ["OptionNbboQuote", "--redis", redis_server.url, "--workers", "2", "--host", server.url],
+        tmp_path / "relay.log",
+    )
+    try:
+        pids = dict(relay.next_start() for _ in range(2))
+        assert sorted(pids) == [0, 1]
+        with RelayReader(redis_server.url) as reader:
+            wait_until(lvc_matches(reader, server), "the LVC to equal the server")
+            assert len(reader.lvc(OptionNbboQuote)) == 60  # every demo quote, 3 stripes
+
+            os.kill(pids[0], signal.SIGKILL)
+            index, pid = relay.next_start()
+            assert index == 0 and pid != pids[0]
+            bump_every_quote(server, 0.25)
+            wait_until(lvc_matches(reader, server), "the LVC to catch up after a restart")
+
+            assert server.fault("drop") >= 1  # every MLink connection of both workers
+            bump_every_quote(server, 0.5)
+            wait_until(lvc_matches(reader, server), "the LVC to catch up after a drop")
+        ids = [i for ids in consume_in_group(redis_server.url, 2) for i in ids]
+        raw = redis_server.client()
+        assert len(ids) == len(set(ids)) == raw.xlen("srmlink:{OptionNbboQuote}:stream")
+        assert len(ids) >= 60 * 3  # the image and two rounds of updates, at least
+        raw.close()
+    finally:
+        code = relay.stop()
+    assert code == 0, (tmp_path / "relay.log").read_text()
+    assert TEST_API_KEY not in (tmp_path / "relay.log").read_text()
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_rides_out_a_redis_outage(
+    server: ServerProcess, redis_server: RedisServer
+) -> None:
+    config = WorkerConfig(
+        "OptionNbboQuote",
+        ("A", "F", "G"),
+        redis_server.url,
+        host=server.host,
+        scheme="ws",
+        max_buffer=50,  # smaller than what is posted during the outage: some is shed
+        backoff=0.05,
+        max_backoff=0.2,
+    )
+    stop = threading.Event()
+    outcome: list[object] = []
+
+    def work() -> None:
+        async def go() -> None:
+            sink = RedisSink(config.redis_url)
+            try:
+                outcome.append(
+                    await run_worker(config, sink, api_key=TEST_API_KEY, stop=stop.is_set)
+                )
+            finally:
+                await sink.close()
+
+        try:
+            asyncio.run(go())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        with RelayReader(redis_server.url) as reader:
+            wait_until(lvc_matches(reader, server), "the LVC to equal the server")
+            raw = redis_server.client()
+            # The image (60 quotes) may already overflow a buffer of 50 if it comes in one read.
+            shed_before = int(raw.hget("srmlink:{OptionNbboQuote}:stats", "shed") or 0)
+            raw.close()
+            redis_server.stop()
+            bump_every_quote(server, 1.0)
+            bump_every_quote(server, 1.0)  # 120 stream entries for a buffer of 50
+            redis_server.start()
+            wait_until(lvc_matches(reader, server), "the LVC to catch up after the outage")
+            raw = redis_server.client()
+            shed = int(raw.hget("srmlink:{OptionNbboQuote}:stats", "shed") or 0)
+            relayed = raw.xlen("srmlink:{OptionNbboQuote}:stream")
+            raw.close()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    stats = outcome[0]
+    assert not isinstance(stats, BaseException), stats
+    assert shed == 70 and relayed == 50  # only what was posted during the outage
+    assert stats.shed == shed_before + 70 and stats.failures >= 1  # type: ignore[attr-defined]
