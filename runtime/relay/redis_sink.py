@@ -16,6 +16,7 @@ the cluster's shards):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .sink import Batch, Entry, SinkError
@@ -102,6 +103,23 @@ class RedisSink:
                 for name in names:
                     pipe.hincrby(stats_key(name), "shed", batch.shed)
             await pipe.execute()
+
+    async def prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:
+        """As :meth:`Sink.prune`: one HSCAN of the hash, then HDEL of the stale keys."""
+        import redis  # noqa: PLC0415
+
+        key = lvc_key(name)
+        try:
+            doomed = [
+                pkey
+                async for pkey, frame in self._redis.hscan_iter(key, count=1000)
+                if stale(pkey.decode(), frame)
+            ]
+            for start in range(0, len(doomed), 1000):
+                await self._redis.hdel(key, *doomed[start : start + 1000])
+        except redis.RedisError as exc:
+            raise SinkError(f"prune of {key} at {self._url} failed: {type(exc).__name__}") from exc
+        return len(doomed)
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -8,7 +8,7 @@ sink, not a new worker.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Literal, Protocol
 
@@ -75,6 +75,11 @@ class Sink(Protocol):
         """Append ``batch.entries`` to the streams and apply ``batch.latest`` to the
         last-value cache, all or nothing; raise :class:`SinkError` on failure (the worker
         retries the batch)."""
+        ...
+
+    async def prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:
+        """Remove from ``name``'s last-value cache every key for which ``stale(pkey, frame)``
+        is true; return how many; raise :class:`SinkError` on failure."""
         ...
 
     async def close(self) -> None:

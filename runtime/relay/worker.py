@@ -15,11 +15,13 @@ from collections.abc import Callable
 
 from attrs import field, frozen
 
-from ..errors import MLinkStreamError
+from ..codec import decode
+from ..errors import DecodeError, MLinkStreamError
 from ..message import Message
 from ..registry import Registry
 from ..stream.client import AsyncMLinkStream, Scheme
-from ..stream.events import Reconnected, Record, StreamAck
+from ..stream.events import CheckPoint, Reconnected, Record, StreamAck
+from ..stripes import in_stripe
 from .sink import Buffer, RelayEncoding, Sink, SinkError, entry_of
 
 __all__ = ["WorkerConfig", "WorkerStats", "run_worker"]
@@ -57,22 +59,63 @@ class WorkerStats:
     failures: int
 
 
-class _Publisher:
-    """Drains a buffer into a sink, backing off while it fails (one per worker)."""
+class _Relay:
+    """One worker's state: the buffer, the primary keys it holds, and the sink's health."""
 
-    def __init__(self, sink: Sink, config: WorkerConfig) -> None:
-        self.sink, self.config = sink, config
+    def __init__(self, sink: Sink, config: WorkerConfig, cls: type[Message]) -> None:
+        self.sink, self.config, self.cls = sink, config, cls
         self.buffer = Buffer(config.max_buffer)
         self.published = self.failures = 0
+        # Keys of this worker's stripes the server holds now (seen since start, not deleted):
+        # once every connection's image is complete, any other key of these stripes in the
+        # last-value cache is stale (deleted while no worker was relaying it) and is pruned.
+        self.held: set[str] = set()
+        self.completes = 0
+        self.prune_due = False
         self._delay = config.backoff
         self._retry_at = 0.0
         self._down = False
 
+    def take(self, record: Record[Message]) -> None:
+        entry = entry_of(record.message, self.config.encoding, deleted=record.deleted)
+        self.buffer.add(entry)
+        if record.deleted:
+            self.held.discard(entry.pkey)
+        else:
+            self.held.add(entry.pkey)
+
+    def complete(self, connections: int) -> None:
+        self.completes += 1
+        self.prune_due = self.completes == connections  # the first full image, once
+
+    def stale(self, pkey: str, frame: bytes) -> bool:
+        if pkey in self.held:
+            return False
+        if not self.config.stripes:
+            return True
+        try:
+            message = decode(frame, "proto")[0]
+        except DecodeError as exc:
+            log.warning("cannot tell the stripe of cached key %s: %s", pkey, exc)
+            return False
+        return isinstance(message, Message) and any(
+            in_stripe(message, code) for code in self.config.stripes
+        )
+
     async def drain(self) -> None:
-        while self.buffer and time.monotonic() >= self._retry_at:
-            batch = self.buffer.batch(self.config.batch_size)
+        """Publish what is buffered (then prune, when due) unless backing off."""
+        while time.monotonic() >= self._retry_at and (self.buffer or self.prune_due):
             try:
-                await self.sink.publish(batch)
+                if self.buffer:
+                    batch = self.buffer.batch(self.config.batch_size)
+                    await self.sink.publish(batch)
+                    self.buffer.done(batch)
+                    self.published += len(batch.entries)
+                else:
+                    pruned = await self.sink.prune(self.cls.MSG_NAME, self.stale)
+                    self.prune_due = False
+                    if pruned:
+                        log.warning("pruned %d stale keys from the last-value cache", pruned)
             except SinkError as exc:
                 self.failures += 1
                 if not self._down:
@@ -81,8 +124,6 @@ class _Publisher:
                 self._retry_at = time.monotonic() + self._delay
                 self._delay = min(self._delay * 2, self.config.max_backoff)
                 return
-            self.buffer.done(batch)
-            self.published += len(batch.entries)
             self._delay = self.config.backoff
             if self._down:
                 self._down = False
@@ -117,26 +158,26 @@ async def run_worker(
         registry=registry,
         stripes=list(config.stripes) if config.stripes else False,
     )
-    publisher = _Publisher(sink, config)
     async with stream:
-        cls = stream.registry.by_name(config.msgtype)
-        await stream.subscribe(cls, where=config.where, view=config.view)
+        relay = _Relay(sink, config, stream.registry.by_name(config.msgtype))
+        subscription = await stream.subscribe(relay.cls, where=config.where, view=config.view)
         while not stop():
-            if not await _read(stream, cls, publisher.buffer, config):
+            if not await _read(stream, subscription.query_id, relay):
                 break
-            await publisher.drain()
-    await publisher.drain()
-    return publisher.stats()
+            await relay.drain()
+    await relay.drain()
+    if relay.buffer:
+        log.warning("stopped with %d entries not published (the sink is down)", len(relay.buffer))
+    return relay.stats()
 
 
-async def _read(
-    stream: AsyncMLinkStream, cls: type[Message], buffer: Buffer, config: WorkerConfig
-) -> bool:
-    """Read into ``buffer`` for up to ``flush_interval`` or ``batch_size`` records; False
-    when the stream has ended."""
+async def _read(stream: AsyncMLinkStream, query_id: int, relay: _Relay) -> bool:
+    """Read into the relay's buffer for up to ``flush_interval`` or ``batch_size`` records;
+    False when the stream has ended."""
+    config = relay.config
     deadline = time.monotonic() + config.flush_interval
-    wanted = len(buffer.entries) + config.batch_size
-    while len(buffer.entries) < wanted:
+    wanted = len(relay.buffer.entries) + config.batch_size
+    while len(relay.buffer.entries) < wanted:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return True
@@ -146,8 +187,11 @@ async def _read(
             return True
         except StopAsyncIteration:
             return False
-        if isinstance(event, Record) and isinstance(event.message, cls):
-            buffer.add(entry_of(event.message, config.encoding, deleted=event.deleted))
+        if isinstance(event, Record) and isinstance(event.message, relay.cls):
+            relay.take(event)
+        elif isinstance(event, CheckPoint) and event.query_id == query_id:
+            if event.state == "Complete":
+                relay.complete(stream.connections)
         elif isinstance(event, StreamAck) and not event.ok:
             raise MLinkStreamError(
                 f"{config.msgtype} subscription refused: {event.result} {event.detail or ''}"

@@ -4,6 +4,7 @@ processes; the last-value cache must equal the server's state after crashes and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import re
@@ -18,11 +19,13 @@ from pathlib import Path
 import attrs
 import pytest
 
+from srmlink.codec import encode_message
 from srmlink.messages import OptionNbboQuote
 from srmlink.relay import RedisSink, RelayReader, WorkerConfig, run_worker
 from srmlink.testing import TEST_API_KEY, ServerProcess, start_server
 
 from .conftest import RedisServer, consume_in_group
+from .test_relay_sink import quote
 
 _STARTED = re.compile(r"worker (\d+) pid (\d+) stripes")
 
@@ -34,6 +37,34 @@ def server() -> Iterator[ServerProcess]:
         yield process
     finally:
         process.stop()
+
+
+@contextlib.contextmanager
+def running_worker(config: WorkerConfig) -> Iterator[list[object]]:
+    """``run_worker`` with a Redis sink in a thread; the list gets its stats (or error)."""
+    stop = threading.Event()
+    outcome: list[object] = []
+
+    async def go() -> None:
+        sink = RedisSink(config.redis_url)
+        try:
+            outcome.append(await run_worker(config, sink, api_key=TEST_API_KEY, stop=stop.is_set))
+        finally:
+            await sink.close()
+
+    def work() -> None:
+        try:
+            asyncio.run(go())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def server_state(server: ServerProcess) -> dict[str, OptionNbboQuote]:
@@ -152,46 +183,43 @@ def test_a_worker_rides_out_a_redis_outage(
         backoff=0.05,
         max_backoff=0.2,
     )
-    stop = threading.Event()
-    outcome: list[object] = []
-
-    def work() -> None:
-        async def go() -> None:
-            sink = RedisSink(config.redis_url)
-            try:
-                outcome.append(
-                    await run_worker(config, sink, api_key=TEST_API_KEY, stop=stop.is_set)
-                )
-            finally:
-                await sink.close()
-
-        try:
-            asyncio.run(go())
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    try:
-        with RelayReader(redis_server.url) as reader:
-            wait_until(lvc_matches(reader, server), "the LVC to equal the server")
-            raw = redis_server.client()
-            # The image (60 quotes) may already overflow a buffer of 50 if it comes in one read.
-            shed_before = int(raw.hget("srmlink:{OptionNbboQuote}:stats", "shed") or 0)
-            raw.close()
-            redis_server.stop()
-            bump_every_quote(server, 1.0)
-            bump_every_quote(server, 1.0)  # 120 stream entries for a buffer of 50
-            redis_server.start()
-            wait_until(lvc_matches(reader, server), "the LVC to catch up after the outage")
-            raw = redis_server.client()
-            shed = int(raw.hget("srmlink:{OptionNbboQuote}:stats", "shed") or 0)
-            relayed = raw.xlen("srmlink:{OptionNbboQuote}:stream")
-            raw.close()
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    with running_worker(config) as outcome, RelayReader(redis_server.url) as reader:
+        wait_until(lvc_matches(reader, server), "the LVC to equal the server")
+        raw = redis_server.client()
+        # The image (60 quotes) may already overflow a buffer of 50 if it comes in one read.
+        shed_before = int(raw.hget("srmlink:{OptionNbboQuote}:stats", "shed") or 0)
+        raw.close()
+        redis_server.stop()
+        bump_every_quote(server, 1.0)
+        bump_every_quote(server, 1.0)  # 120 stream entries for a buffer of 50
+        redis_server.start()
+        wait_until(lvc_matches(reader, server), "the LVC to catch up after the outage")
+        raw = redis_server.client()
+        shed = int(raw.hget("srmlink:{OptionNbboQuote}:stats", "shed") or 0)
+        relayed = raw.xlen("srmlink:{OptionNbboQuote}:stream")
+        raw.close()
     stats = outcome[0]
     assert not isinstance(stats, BaseException), stats
     assert shed == 70 and relayed == 50  # only what was posted during the outage
     assert stats.shed == shed_before + 70 and stats.failures >= 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(60)
+def test_a_starting_worker_prunes_stale_keys_of_its_stripes_only(
+    server: ServerProcess, redis_server: RedisServer
+) -> None:
+    # Left by an earlier run: a quote the server no longer has in the worker's stripe A, and
+    # one in stripe E, which another worker owns.
+    gone = quote("AAPL", 999, 1.0)
+    other = quote("MSFT", 100, 1.0)
+    raw = redis_server.client()
+    for q in (gone, other):
+        raw.hset("srmlink:{OptionNbboQuote}:lvc", str(q.pkey), encode_message(q, "proto"))
+    raw.close()
+    config = WorkerConfig(
+        "OptionNbboQuote", ("A", "F", "G"), redis_server.url, host=server.host, scheme="ws"
+    )
+    with running_worker(config) as outcome, RelayReader(redis_server.url) as reader:
+        expected = {**server_state(server), str(other.pkey): other}
+        wait_until(lambda: reader.lvc(OptionNbboQuote) == expected, "the stale key pruned")
+    assert not isinstance(outcome[0], BaseException), outcome
