@@ -112,8 +112,11 @@ class RelayReader:
         cursor = "0"  # this consumer's pending entries first, then new ones (">")
         last = time.monotonic()
         while True:
+            wait = block
+            if idle_timeout is not None:  # never wait on Redis past the idle deadline
+                wait = min(block, max(idle_timeout - (time.monotonic() - last), 0.001))
             reply: Any = self._redis.xreadgroup(
-                group, consumer, {key: cursor}, count=count, block=int(block * 1000)
+                group, consumer, {key: cursor}, count=count, block=max(1, int(wait * 1000))
             )
             entries = reply[0][1] if reply else []
             if not entries:
@@ -132,4 +135,4 @@ class RelayReader:
                     message=_decode(fields[b"frame"], cls, self.registry, f"{key} {entry_id}"),
                     deleted=fields[b"del"] == b"1",
                 )
-                self._redis.xack(key, group, raw_id)
+            self._redis.xack(key, group, *(raw_id for raw_id, _ in entries))
