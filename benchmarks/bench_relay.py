@@ -11,19 +11,80 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import redis
 from bench_frames import _quotes
 
 from srmlink.messages import OptionNbboQuote
-from srmlink.relay import RedisSink, RelayReader, lvc_key
+from srmlink.relay import RedisSink, RelayReader, lvc_key, stream_key
 from srmlink.relay.sink import Buffer, entry_of
+from srmlink.stream import AsyncMLinkStream
+from srmlink.testing import ServerProcess, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.relay.conftest import RedisServer  # the tests' redis-server runner
+
+
+async def _raw_image(server: ServerProcess, n: int) -> float:
+    """Seconds for a plain stream client (all stripes) to receive ``n`` quotes."""
+    start = time.perf_counter()
+    async with AsyncMLinkStream(
+        server.api_key, host=server.host, scheme="ws", stripes=True
+    ) as stream:
+        seen = 0
+        async for _ in await stream.subscribe(OptionNbboQuote):
+            seen += 1
+            if seen >= n:
+                break
+    return time.perf_counter() - start
+
+
+def _relay_image(server: ServerProcess, url: str, n: int, workers: int) -> float:
+    """Seconds for ``srmlink relay --workers N`` to bring ``n`` quotes into the LVC, from its
+    first record (process start-up left out)."""
+    raw = redis.Redis.from_url(url)
+    raw.delete(lvc_key("OptionNbboQuote"), stream_key("OptionNbboQuote"))
+    args = ["OptionNbboQuote", "--redis", url, "--workers", str(workers), "--host", server.url]
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "srmlink.cli", "relay", *args],
+        env={**os.environ, "SRMLINK_API_KEY": server.api_key or ""},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        while not raw.hlen(lvc_key("OptionNbboQuote")):
+            time.sleep(0.001)  # polling
+        start = time.perf_counter()
+        while raw.hlen(lvc_key("OptionNbboQuote")) < n:
+            time.sleep(0.01)  # polling
+        return time.perf_counter() - start
+    finally:
+        relay.terminate()
+        relay.wait()
+        raw.close()
+
+
+def _end_to_end(url: str, quotes: list[OptionNbboQuote]) -> None:
+    """The image of ``quotes`` from a local ``srmlink serve``: a plain stream client, then
+    a relay worker over all stripes."""
+    server = start_server(extra=["--tick", "0"], timeout=120)
+    try:
+        with server.client() as client:
+            for start in range(0, len(quotes), 5_000):
+                client.postmsgs(quotes[start : start + 5_000])
+        n = len(quotes)
+        rate = n / asyncio.run(_raw_image(server, n))
+        print(f"stream client, 11 stripes (decode): {rate:>10,.0f} records/s")
+        for workers in (1, 2):
+            rate = n / _relay_image(server, url, n, workers)
+            print(f"srmlink relay --workers {workers} into the LVC: {rate:>10,.0f} records/s")
+    finally:
+        server.stop()
 
 
 async def _publish(url: str, quotes: list[OptionNbboQuote], batch: int) -> float:
@@ -56,6 +117,7 @@ def main() -> None:
             lvc_bytes = int(raw.memory_usage(lvc_key("OptionNbboQuote"), samples=0) or 0)
             raw.close()
             print(f"LVC memory: {lvc_bytes / args.n:,.0f} bytes per series (MEMORY USAGE / n)")
+            _end_to_end(server.url, quotes[: args.n // 2])
             with RelayReader(server.url) as reader:
                 entries = reader.stream(
                     OptionNbboQuote, group="bench", consumer="c1", count=1000, idle_timeout=0.2
