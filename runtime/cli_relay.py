@@ -48,6 +48,14 @@ def _relay(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"srmlink relay needs the redis extra: pip install 'srmlink[redis]' ({exc})")
         return 2
+    from .errors import UnknownMessageError
+    from .messages import registry
+
+    try:
+        registry.by_name(args.msgtype)
+    except UnknownMessageError as exc:
+        print(f"srmlink relay: {exc}", file=sys.stderr)
+        return 2
     if args.workers > len(STRIPES):
         print(f"srmlink relay: at most {len(STRIPES)} workers (one per stripe)", file=sys.stderr)
         return 2
@@ -73,5 +81,4 @@ def _relay(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Supervisor(config, split_stripes(STRIPES, args.workers)).run(lambda: bool(stopping))
-    return 0
+    return Supervisor(config, split_stripes(STRIPES, args.workers)).run(lambda: bool(stopping))

@@ -12,7 +12,7 @@ from multiprocessing.process import BaseProcess
 
 from attrs import evolve
 
-from .worker import WorkerConfig, worker_main
+from .worker import EXIT_PERMANENT, WorkerConfig, worker_main
 
 __all__ = ["Supervisor", "split_stripes"]
 
@@ -51,8 +51,9 @@ class Supervisor:
         # One line per start, flushed: operators (and tests) find the worker's pid here.
         print(f"worker {index} pid {process.pid} stripes {' '.join(config.stripes)}", flush=True)
 
-    def run(self, stop: Callable[[], bool], poll: float = 0.2) -> None:
-        """Start every worker, restart any that exits, and stop them all when ``stop()``."""
+    def run(self, stop: Callable[[], bool], poll: float = 0.2) -> int:
+        """Start every worker, restart any that exits, and stop them all when ``stop()``
+        (returns 0) or when one fails in a way a restart cannot mend (returns 2)."""
         try:
             for index in range(len(self.configs)):
                 self._start(index)
@@ -61,12 +62,16 @@ class Supervisor:
                 wait(alive, timeout=poll)
                 for index, process in enumerate(self.processes):
                     if process is not None and not process.is_alive():
+                        if process.exitcode == EXIT_PERMANENT:
+                            log.error("worker %d cannot relay; stopping every worker", index)
+                            return EXIT_PERMANENT
                         log.warning(
                             "worker %d exited (code %s); restarting", index, process.exitcode
                         )
                         self.restarts += 1
                         time.sleep(min(0.1 * self.restarts, 2.0))  # no busy crash loop
                         self._start(index)
+            return 0
         finally:
             for process in self.processes:
                 if process is not None and process.is_alive():

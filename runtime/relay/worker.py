@@ -16,7 +16,7 @@ from collections.abc import Callable
 from attrs import field, frozen
 
 from ..codec import decode
-from ..errors import DecodeError, MLinkStreamError
+from ..errors import DecodeError, MLinkStreamError, MLinkTransportError, SRMLinkError
 from ..message import Message
 from ..registry import Registry
 from ..stream.client import AsyncMLinkStream, Scheme
@@ -201,6 +201,11 @@ async def _read(stream: AsyncMLinkStream, query_id: int, relay: _Relay) -> bool:
     return True
 
 
+#: A worker's exit status when retrying cannot help (a refused subscription, a bad key):
+#: the supervisor stops instead of restarting it.
+EXIT_PERMANENT = 2
+
+
 def worker_main(config: WorkerConfig) -> None:
     """A worker process's entry point (picklable for multiprocessing's spawn)."""
     from .redis_sink import RedisSink  # noqa: PLC0415
@@ -214,4 +219,10 @@ def worker_main(config: WorkerConfig) -> None:
         finally:
             await sink.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except SRMLinkError as exc:
+        if isinstance(exc, MLinkTransportError):
+            raise  # the connection failed for good: a restart may succeed
+        log.error("stripes %s: %s", " ".join(config.stripes), exc)
+        raise SystemExit(EXIT_PERMANENT) from None

@@ -223,3 +223,32 @@ def test_a_starting_worker_prunes_stale_keys_of_its_stripes_only(
         expected = {**server_state(server), str(other.pkey): other}
         wait_until(lambda: reader.lvc(OptionNbboQuote) == expected, "the stale key pruned")
     assert not isinstance(outcome[0], BaseException), outcome
+
+
+def run_relay(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "srmlink.cli", "relay", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SRMLINK_API_KEY": TEST_API_KEY},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_unknown_message_type_is_refused_before_any_worker_starts() -> None:
+    done = run_relay("NoSuchQuote", "--redis", "redis://127.0.0.1:1/0", "--workers", "2")
+    assert done.returncode == 2 and "NoSuchQuote" in done.stderr
+    assert "worker" not in done.stdout
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_subscription_stops_the_relay_instead_of_restarting_forever(
+    server: ServerProcess, redis_server: RedisServer
+) -> None:
+    done = run_relay(
+        "OptionNbboQuote", "--where", "nosuchfield:eq:1", "--redis", redis_server.url,
+        "--host", server.url, "--workers", "2",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "nosuchfield" in done.stderr and "cannot relay" in done.stderr

@@ -13,6 +13,8 @@ from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
 from srmlink.relay import RedisSink, RelayReader, SinkError, lvc_key, stream_key
 from srmlink.relay.redis_sink import safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, entry_of
+from srmlink.relay.supervisor import split_stripes
+from srmlink.stripes import STRIPES
 
 from .conftest import RedisServer, consume_in_group
 
@@ -120,3 +122,40 @@ def test_a_consumer_group_of_two_sees_every_entry_exactly_once(redis_server: Red
     raw = redis_server.client()
     assert raw.xpending(stream_key("OptionNbboQuote"), "g")["pending"] == 0  # all acked
     raw.close()
+
+
+def test_a_consumer_that_stopped_mid_read_gets_its_unacknowledged_entries_again(
+    redis_server: RedisServer,
+) -> None:
+    buffer = Buffer(100)
+    for i in range(5):
+        buffer.add(entry_of(quote("SPY", 100 + i, float(i)), "proto"))
+    publish(redis_server.url, buffer.batch(100))
+    with RelayReader(redis_server.url) as reader:
+        first = reader.stream(OptionNbboQuote, group="g", consumer="c", count=3, idle_timeout=0.2)
+        handled = [next(first).id, next(first).id]
+        first.close()  # stopped while handling the second entry of a read of three
+        again = [
+            e.id
+            for e in reader.stream(
+                OptionNbboQuote, group="g", consumer="c", count=3, idle_timeout=0.2
+            )
+        ]
+    assert again[:2] == handled and len(again) == len(set(again)) == 5
+
+
+def test_a_redis_password_is_not_in_a_publish_error(redis_server: RedisServer) -> None:
+    redis_server.stop()
+    buffer = Buffer(2)
+    buffer.add(entry_of(quote("QQQ", 100, 1.0), "proto"))
+    url = redis_server.url.replace("redis://", "redis://:pw-s3cret@")
+    with pytest.raises(SinkError) as caught:
+        publish(url, buffer.batch(10))
+    assert "pw-s3cret" not in str(caught.value)
+
+
+def test_stripes_are_dealt_round_robin_to_workers() -> None:
+    assert split_stripes(STRIPES, 2) == [("A", "C", "E", "G", "M", "X"), ("B", "D", "F", "H", "S")]
+    assert split_stripes(STRIPES, 11) == [(code,) for code in STRIPES]
+    with pytest.raises(ValueError, match="between 1 and 11"):
+        split_stripes(STRIPES, 12)
