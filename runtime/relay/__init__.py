@@ -6,12 +6,17 @@ Needs the ``redis`` extra (``pip install 'srmlink[redis]'``).
 
 from __future__ import annotations
 
-from .reader import RelayEntry as RelayEntry, RelayReader as RelayReader
+from .reader import (
+    AsyncRelayReader as AsyncRelayReader,
+    RelayEntry as RelayEntry,
+    RelayReader as RelayReader,
+)
 from .redis_sink import RedisSink as RedisSink, lvc_key as lvc_key, stream_key as stream_key
 from .sink import Batch as Batch, Entry as Entry, Sink as Sink, SinkError as SinkError
 from .worker import WorkerConfig as WorkerConfig, run_worker as run_worker
 
 __all__ = [
+    "AsyncRelayReader",
     "Batch",
     "Entry",
     "RedisSink",

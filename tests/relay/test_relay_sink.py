@@ -8,9 +8,17 @@ from datetime import date
 import pytest
 
 from srmlink import OptionKey
+from srmlink.errors import DecodeError
 from srmlink.keys import CallPut
 from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
-from srmlink.relay import RedisSink, RelayReader, SinkError, lvc_key, stream_key
+from srmlink.relay import (
+    AsyncRelayReader,
+    RedisSink,
+    RelayReader,
+    SinkError,
+    lvc_key,
+    stream_key,
+)
 from srmlink.relay.redis_sink import safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, entry_of
 from srmlink.relay.supervisor import split_stripes
@@ -55,6 +63,13 @@ def test_redis_urls_are_logged_without_their_password() -> None:
     assert safe_url("redis://user:s3cret@host:6379/2") == "redis://host:6379/2"
     assert "s3cret" not in repr(RedisSink("redis://:s3cret@127.0.0.1:1/0"))
     assert "s3cret" not in repr(RelayReader("redis://:s3cret@127.0.0.1:1/0"))
+
+
+def publish_quotes(url: str, quotes: list[OptionNbboQuote], encoding: str = "proto") -> None:
+    buffer = Buffer(len(quotes))
+    for q in quotes:
+        buffer.add(entry_of(q, encoding))  # type: ignore[arg-type]
+    publish(url, buffer.batch(len(quotes)))
 
 
 def publish(url: str, batch: Batch) -> None:
@@ -110,11 +125,7 @@ def test_a_publish_to_a_stopped_redis_raises_sink_error(redis_server: RedisServe
 
 
 def test_a_consumer_group_of_two_sees_every_entry_exactly_once(redis_server: RedisServer) -> None:
-    buffer = Buffer(1000)
-    quotes = [quote("SPY", 100 + i, float(i)) for i in range(300)]
-    for q in quotes:
-        buffer.add(entry_of(q, "proto"))
-    publish(redis_server.url, buffer.batch(1000))
+    publish_quotes(redis_server.url, [quote("SPY", 100 + i, float(i)) for i in range(300)])
     first, second = consume_in_group(redis_server.url, 2)
     ids = first + second
     assert len(ids) == len(set(ids)) == 300
@@ -127,10 +138,7 @@ def test_a_consumer_group_of_two_sees_every_entry_exactly_once(redis_server: Red
 def test_a_consumer_that_stopped_mid_read_gets_its_unacknowledged_entries_again(
     redis_server: RedisServer,
 ) -> None:
-    buffer = Buffer(100)
-    for i in range(5):
-        buffer.add(entry_of(quote("SPY", 100 + i, float(i)), "proto"))
-    publish(redis_server.url, buffer.batch(100))
+    publish_quotes(redis_server.url, [quote("SPY", 100 + i, float(i)) for i in range(5)])
     with RelayReader(redis_server.url) as reader:
         first = reader.stream(OptionNbboQuote, group="g", consumer="c", count=3, idle_timeout=0.2)
         handled = [next(first).id, next(first).id]
@@ -159,3 +167,32 @@ def test_stripes_are_dealt_round_robin_to_workers() -> None:
     assert split_stripes(STRIPES, 11) == [(code,) for code in STRIPES]
     with pytest.raises(ValueError, match="between 1 and 11"):
         split_stripes(STRIPES, 12)
+
+
+def test_the_async_reader_reads_the_same_lvc_and_stream(redis_server: RedisServer) -> None:
+    quotes = [quote("SPY", 100 + i, float(i)) for i in range(25)]
+    publish_quotes(redis_server.url, quotes, "jsonf")
+
+    async def read() -> tuple[dict[str, OptionNbboQuote], list[OptionNbboQuote]]:
+        async with AsyncRelayReader(redis_server.url) as reader:
+            lvc = await reader.lvc(OptionNbboQuote)
+            entries = reader.stream(
+                OptionNbboQuote, group="g", consumer="a", count=10, idle_timeout=0.2
+            )
+            return lvc, [entry.message async for entry in entries]
+
+    lvc, streamed = asyncio.run(read())
+    assert lvc == {str(q.pkey): q for q in quotes} and streamed == quotes
+    raw = redis_server.client()
+    assert raw.xpending(stream_key("OptionNbboQuote"), "g")["pending"] == 0
+    raw.close()
+
+
+def test_a_frame_that_is_not_the_asked_type_is_a_decode_error_naming_the_key(
+    redis_server: RedisServer,
+) -> None:
+    raw = redis_server.client()
+    raw.hset(lvc_key("OptionNbboQuote"), "X-1", b"not a frame")
+    raw.close()
+    with RelayReader(redis_server.url) as reader, pytest.raises(DecodeError, match="X-1"):
+        reader.lvc(OptionNbboQuote)
