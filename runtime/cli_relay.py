@@ -27,6 +27,12 @@ def add_relay_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--encoding", choices=("proto", "jsonf"), default="proto", help="frames stored"
     )
     relay.add_argument(
+        "--stripes",
+        metavar="CODES",
+        help="comma-separated stripe codes to split between the workers (default every stripe, "
+        "A..H M S X; halves such as A1,A2 allow more workers)",
+    )
+    relay.add_argument(
         "--maxlen", type=_positive_int, default=1_000_000, help="stream length bound (MAXLEN ~)"
     )
     relay.add_argument(
@@ -39,7 +45,8 @@ def add_relay_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 def _relay(args: argparse.Namespace) -> int:
     from .cli_data import _address
-    from .relay.supervisor import Supervisor, split_stripes
+    from .errors import QueryError
+    from .relay.supervisor import Supervisor, parse_stripes, split_stripes
     from .relay.worker import WorkerConfig
     from .stripes import STRIPES
 
@@ -56,8 +63,11 @@ def _relay(args: argparse.Namespace) -> int:
     except UnknownMessageError as exc:
         print(f"srmlink relay: {exc}", file=sys.stderr)
         return 2
-    if args.workers > len(STRIPES):
-        print(f"srmlink relay: at most {len(STRIPES)} workers (one per stripe)", file=sys.stderr)
+    try:
+        stripes = parse_stripes(args.stripes) if args.stripes else STRIPES
+        shares = split_stripes(stripes, args.workers)
+    except (QueryError, ValueError) as exc:
+        print(f"srmlink relay: {exc}", file=sys.stderr)
         return 2
     if args.api_key:
         # The workers read it from their environment: never on a command line or in a log.
@@ -81,4 +91,4 @@ def _relay(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    return Supervisor(config, split_stripes(STRIPES, args.workers)).run(lambda: bool(stopping))
+    return Supervisor(config, shares).run(lambda: bool(stopping))

@@ -12,11 +12,29 @@ from multiprocessing.process import BaseProcess
 
 from attrs import evolve
 
+from ..stripes import check_stripe
 from .worker import EXIT_PERMANENT, WorkerConfig, worker_main
 
-__all__ = ["Supervisor", "split_stripes"]
+__all__ = ["Supervisor", "parse_stripes", "split_stripes"]
 
 log = logging.getLogger("srmlink.relay")
+
+
+def parse_stripes(text: str) -> tuple[str, ...]:
+    """Comma-separated stripe codes (``A,B,S`` or halves ``A1,A2``), normalised.
+
+    Raises:
+        QueryError: an unknown code.
+        ValueError: a code given twice, or a stripe given with one of its halves (their
+            records would be relayed twice).
+    """
+    codes = tuple(check_stripe(code) for code in text.split(","))
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"a stripe is given twice in {text!r}")
+    overlap = sorted(code for code in codes if len(code) == 2 and code[0] in codes)
+    if overlap:
+        raise ValueError(f"{', '.join(overlap)} overlap their whole stripes in {text!r}")
+    return codes
 
 
 def split_stripes(stripes: Sequence[str], workers: int) -> list[tuple[str, ...]]:

@@ -236,6 +236,28 @@ def run_relay(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.timeout(60)
+def test_four_workers_over_stripe_halves_fill_the_lvc(
+    server: ServerProcess, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    args = ["--stripes", "A1,A2,F,G", "--workers", "4"]
+    relay = Relay(
+        ["OptionNbboQuote", "--redis", redis_server.url, "--host", server.url, *args],
+        tmp_path / "relay.log",
+    )
+    try:
+        assert sorted(relay.next_start()[0] for _ in range(4)) == [0, 1, 2, 3]
+        with RelayReader(redis_server.url) as reader:
+            wait_until(lvc_matches(reader, server), "the LVC to equal the server")
+    finally:
+        assert relay.stop() == 0, (tmp_path / "relay.log").read_text()
+
+
+def test_overlapping_stripes_are_refused() -> None:
+    done = run_relay("OptionNbboQuote", "--redis", "redis://127.0.0.1:1/0", "--stripes", "A,A1")
+    assert done.returncode == 2 and "A1 overlap" in done.stderr
+
+
 def test_an_unknown_message_type_is_refused_before_any_worker_starts() -> None:
     done = run_relay("NoSuchQuote", "--redis", "redis://127.0.0.1:1/0", "--workers", "2")
     assert done.returncode == 2 and "NoSuchQuote" in done.stderr

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from srmlink import OptionKey
-from srmlink.errors import DecodeError
+from srmlink.errors import DecodeError, QueryError
 from srmlink.keys import CallPut
 from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
 from srmlink.relay import (
@@ -21,7 +21,7 @@ from srmlink.relay import (
 )
 from srmlink.relay.redis_sink import safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, entry_of
-from srmlink.relay.supervisor import split_stripes
+from srmlink.relay.supervisor import parse_stripes, split_stripes
 from srmlink.stripes import STRIPES
 
 from .conftest import RedisServer, consume_in_group
@@ -196,3 +196,13 @@ def test_a_frame_that_is_not_the_asked_type_is_a_decode_error_naming_the_key(
     raw.close()
     with RelayReader(redis_server.url) as reader, pytest.raises(DecodeError, match="X-1"):
         reader.lvc(OptionNbboQuote)
+
+
+def test_stripe_lists_are_checked_for_unknown_and_overlapping_codes() -> None:
+    assert parse_stripes("a1, A2,S") == ("A1", "A2", "S")
+    with pytest.raises(QueryError, match="unknown stripe 'Q'"):
+        parse_stripes("A,Q")
+    with pytest.raises(ValueError, match="A1 overlap"):
+        parse_stripes("A,A1")
+    with pytest.raises(ValueError, match="twice"):
+        parse_stripes("B,b")
