@@ -22,6 +22,8 @@ from srmlink.relay import (
 from srmlink.relay.redis_sink import safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, entry_of
 from srmlink.relay.supervisor import parse_stripes, split_stripes
+from srmlink.relay.worker import WorkerConfig, _Relay
+from srmlink.stream.events import Record
 from srmlink.stripes import STRIPES
 
 from .conftest import RedisServer, consume_in_group
@@ -206,3 +208,29 @@ def test_stripe_lists_are_checked_for_unknown_and_overlapping_codes() -> None:
         parse_stripes("A,A1")
     with pytest.raises(ValueError, match="twice"):
         parse_stripes("B,b")
+
+
+def test_a_deleted_record_leaves_the_lvc_and_the_keys_a_worker_holds(
+    redis_server: RedisServer,
+) -> None:
+    config = WorkerConfig("OptionNbboQuote", ("A",), redis_server.url)
+    kept, gone, elsewhere = quote("AAPL", 100, 1.0), quote("AAPL", 101, 1.0), quote("MSFT", 1, 1)
+
+    async def go() -> _Relay:
+        relay = _Relay(RedisSink(redis_server.url), config, OptionNbboQuote)
+        relay.take(Record(kept))
+        relay.take(Record(gone))
+        await relay.drain()
+        relay.take(Record(gone, deleted=True))
+        await relay.drain()
+        await relay.sink.close()
+        return relay
+
+    relay = asyncio.run(go())
+    with RelayReader(redis_server.url) as reader:
+        assert reader.lvc(OptionNbboQuote) == {str(kept.pkey): kept}
+    assert relay.held == {str(kept.pkey)} and relay.published == 3
+    frame = entry_of(gone, "proto").frame
+    assert relay.stale(str(gone.pkey), frame)  # stripe A, not held: pruned at start
+    assert not relay.stale(str(kept.pkey), frame)
+    assert not relay.stale(str(elsewhere.pkey), entry_of(elsewhere, "proto").frame)  # E
