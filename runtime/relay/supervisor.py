@@ -79,7 +79,7 @@ class Supervisor:
                 alive = [p.sentinel for p in self.processes if p is not None]
                 wait(alive, timeout=poll)
                 for index, process in enumerate(self.processes):
-                    if process is not None and not process.is_alive():
+                    if process is not None and not process.is_alive() and not stop():
                         if process.exitcode == EXIT_PERMANENT:
                             log.error("worker %d cannot relay; stopping every worker", index)
                             return EXIT_PERMANENT
