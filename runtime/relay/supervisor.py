@@ -94,6 +94,10 @@ class Supervisor:
             for process in self.processes:
                 if process is not None and process.is_alive():
                     process.terminate()
+            # SIGTERM lets a worker publish what it buffered; one that hangs is killed.
             for process in self.processes:
                 if process is not None:
                     process.join(timeout=10)
+                    if process.is_alive():
+                        process.kill()
+                        process.join()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Callable
 
@@ -212,10 +213,14 @@ def worker_main(config: WorkerConfig) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    # SIGTERM (the supervisor stopping) ends the loop, so what is buffered is published.
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+
     async def main() -> None:
         sink = RedisSink(config.redis_url, maxlen=config.maxlen)
         try:
-            await run_worker(config, sink)
+            await run_worker(config, sink, stop=lambda: bool(stopping))
         finally:
             await sink.close()
 
