@@ -12,7 +12,13 @@ from .reader import (
     RelayReader as RelayReader,
 )
 from .redis_sink import RedisSink as RedisSink, lvc_key as lvc_key, stream_key as stream_key
-from .sink import Batch as Batch, Entry as Entry, Sink as Sink, SinkError as SinkError
+from .sink import (
+    Batch as Batch,
+    Entry as Entry,
+    Sink as Sink,
+    SinkError as SinkError,
+    SinkResetError as SinkResetError,
+)
 from .worker import WorkerConfig as WorkerConfig, run_worker as run_worker
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "RelayReader",
     "Sink",
     "SinkError",
+    "SinkResetError",
     "WorkerConfig",
     "lvc_key",
     "run_worker",

@@ -12,6 +12,9 @@ the cluster's shards):
   removes the key.
 - ``srmlink:{MsgName}:stats``: a hash of counters; ``shed``: stream entries a worker
   dropped because its buffer bound was hit during a Redis outage.
+- ``srmlink:{MsgName}:workers``: a hash, one field per worker (its stripes) set with the
+  worker's first publish; a field gone later means Redis lost its data (a restart without
+  persistence), and the worker starts over (:class:`SinkResetError`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from .sink import Batch, Entry, SinkError
+from .sink import Batch, Entry, SinkError, SinkResetError
 
-__all__ = ["RedisSink", "lvc_key", "safe_url", "stats_key", "stream_key"]
+__all__ = ["RedisSink", "lvc_key", "safe_url", "stats_key", "stream_key", "workers_key"]
 
 
 def stream_key(name: str) -> str:
@@ -38,6 +41,11 @@ def lvc_key(name: str) -> str:
 def stats_key(name: str) -> str:
     """The counters hash of message type ``name``."""
     return f"srmlink:{{{name}}}:stats"
+
+
+def workers_key(name: str) -> str:
+    """The hash of message type ``name`` that marks which workers have published."""
+    return f"srmlink:{{{name}}}:workers"
 
 
 def safe_url(url: str) -> str:
@@ -69,12 +77,14 @@ class RedisSink:
     asyncio client (whose pure-Python packing was most of a publish, measured).
     """
 
-    def __init__(self, url: str, *, maxlen: int = 1_000_000) -> None:
+    def __init__(self, url: str, *, maxlen: int = 1_000_000, marker: str = "worker") -> None:
         import redis  # noqa: PLC0415 - the redis extra is needed only here
 
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, not {maxlen}")
         self.maxlen = maxlen
+        self.marker = marker  # this worker's field in the workers hash (its stripes)
+        self._marked: set[str] = set()  # message types whose marker this sink has set
         self._url = safe_url(url)
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
@@ -91,7 +101,12 @@ class RedisSink:
             raise SinkError(f"publish to {self._url} failed: {type(exc).__name__}") from exc
 
     def _execute(self, batch: Batch) -> None:
+        # The batch's message types and every one published before (an empty batch only
+        # checks that nothing was lost).
+        names = sorted({entry.name for entry in (*batch.entries, *batch.latest)} | self._marked)
         with self._redis.pipeline(transaction=True) as pipe:
+            for name in names:
+                pipe.hsetnx(workers_key(name), self.marker, 1)
             for entry in batch.entries:
                 pipe.xadd(
                     stream_key(entry.name), _fields(entry), maxlen=self.maxlen, approximate=True
@@ -109,10 +124,19 @@ class RedisSink:
             for name, pkeys in gone.items():
                 pipe.hdel(lvc_key(name), *pkeys)
             if batch.shed:
-                names = {entry.name for entry in (*batch.entries, *batch.latest)}
                 for name in names:
                     pipe.hincrby(stats_key(name), "shed", batch.shed)
-            pipe.execute()
+            replies = pipe.execute()
+        lost = [
+            name
+            for name, new in zip(names, replies[: len(names)], strict=True)
+            if new and name in self._marked
+        ]
+        self._marked.update(names)
+        if lost:
+            raise SinkResetError(
+                f"{self._url} lost the relayed data of {', '.join(lost)} (restarted empty?)"
+            )
 
     async def prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:
         """As :meth:`Sink.prune`: one HSCAN of the hash, then HDEL of the stale keys."""

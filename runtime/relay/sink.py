@@ -18,7 +18,16 @@ from ..codec import encode_message
 from ..errors import SRMLinkError
 from ..message import Message
 
-__all__ = ["Batch", "Buffer", "Entry", "RelayEncoding", "Sink", "SinkError", "entry_of"]
+__all__ = [
+    "Batch",
+    "Buffer",
+    "Entry",
+    "RelayEncoding",
+    "Sink",
+    "SinkError",
+    "SinkResetError",
+    "entry_of",
+]
 
 #: The framed encodings a relay stores (each frame says its own kind: ``P`` or ``J``).
 RelayEncoding = Literal["proto", "jsonf"]
@@ -26,6 +35,12 @@ RelayEncoding = Literal["proto", "jsonf"]
 
 class SinkError(SRMLinkError):
     """A publish failed (the sink is down or refused it); the batch can be retried."""
+
+
+class SinkResetError(SRMLinkError):
+    """The sink lost what was published before (a Redis restarted without its data): the
+    last-value cache misses keys that have not changed since, so the worker must start over
+    from a full image (a relay worker process exits and is restarted)."""
 
 
 @frozen
@@ -74,7 +89,7 @@ class Sink(Protocol):
     async def publish(self, batch: Batch) -> None:
         """Append ``batch.entries`` to the streams and apply ``batch.latest`` to the
         last-value cache, all or nothing; raise :class:`SinkError` on failure (the worker
-        retries the batch)."""
+        retries the batch), :class:`SinkResetError` if earlier publishes were lost."""
         ...
 
     async def prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:

@@ -23,7 +23,7 @@ from ..registry import Registry
 from ..stream.client import AsyncMLinkStream, Scheme
 from ..stream.events import CheckPoint, Reconnected, Record, StreamAck
 from ..stripes import in_stripe
-from .sink import Buffer, RelayEncoding, Sink, SinkError, entry_of
+from .sink import Batch, Buffer, RelayEncoding, Sink, SinkError, SinkResetError, entry_of
 
 __all__ = ["WorkerConfig", "WorkerStats", "run_worker"]
 
@@ -49,6 +49,7 @@ class WorkerConfig:
     maxlen: int = 1_000_000
     backoff: float = 0.1
     max_backoff: float = 5.0
+    check_interval: float = 1.0
 
 
 @frozen
@@ -75,6 +76,7 @@ class _Relay:
         self.prune_due = False
         self._delay = config.backoff
         self._retry_at = 0.0
+        self._checked = time.monotonic()
         self._down = False
 
     def take(self, record: Record[Message]) -> None:
@@ -104,19 +106,24 @@ class _Relay:
         )
 
     async def drain(self) -> None:
-        """Publish what is buffered (then prune, when due) unless backing off."""
-        while time.monotonic() >= self._retry_at and (self.buffer or self.prune_due):
+        """Publish what is buffered, then prune when due, then (idle for ``check_interval``)
+        an empty batch, which lets the sink notice it lost its data; unless backing off."""
+        while time.monotonic() >= self._retry_at:
             try:
                 if self.buffer:
                     batch = self.buffer.batch(self.config.batch_size)
                     await self.sink.publish(batch)
                     self.buffer.done(batch)
                     self.published += len(batch.entries)
-                else:
+                elif self.prune_due:
                     pruned = await self.sink.prune(self.cls.MSG_NAME, self.stale)
                     self.prune_due = False
                     if pruned:
                         log.warning("pruned %d stale keys from the last-value cache", pruned)
+                elif time.monotonic() - self._checked >= self.config.check_interval:
+                    await self.sink.publish(Batch((), (), 0))
+                else:
+                    return
             except SinkError as exc:
                 self.failures += 1
                 if not self._down:
@@ -125,6 +132,7 @@ class _Relay:
                 self._retry_at = time.monotonic() + self._delay
                 self._delay = min(self._delay * 2, self.config.max_backoff)
                 return
+            self._checked = time.monotonic()
             self._delay = self.config.backoff
             if self._down:
                 self._down = False
@@ -148,6 +156,7 @@ async def run_worker(
     true or the stream ends; returns what was done.
 
     Raises:
+        SinkResetError: the sink lost what was published (start over for a full image).
         MLinkStreamError: the server refused the subscription.
         MLinkTransportError / AuthError: the MLink session failed for good.
     """
@@ -218,7 +227,8 @@ def worker_main(config: WorkerConfig) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
 
     async def main() -> None:
-        sink = RedisSink(config.redis_url, maxlen=config.maxlen)
+        marker = ",".join(config.stripes) or "all"
+        sink = RedisSink(config.redis_url, maxlen=config.maxlen, marker=marker)
         try:
             await run_worker(config, sink, stop=lambda: bool(stopping))
         finally:
@@ -227,7 +237,7 @@ def worker_main(config: WorkerConfig) -> None:
     try:
         asyncio.run(main())
     except SRMLinkError as exc:
-        if isinstance(exc, MLinkTransportError):
-            raise  # the connection failed for good: a restart may succeed
+        if isinstance(exc, MLinkTransportError | SinkResetError):
+            raise  # the connection failed for good, or Redis lost its data: restart
         log.error("stripes %s: %s", " ".join(config.stripes), exc)
         raise SystemExit(EXIT_PERMANENT) from None

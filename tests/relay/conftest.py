@@ -61,11 +61,21 @@ class RedisServer:
         finally:
             client.close()
 
-    def stop(self) -> None:
-        if self.process is not None:
+    def stop(self, *, save: bool = False) -> None:
+        """Kill the server (its data is lost), or with ``save`` shut it down writing an RDB
+        file that the next :meth:`start` loads (an outage after which the data is back)."""
+        if self.process is None:
+            return
+        if save:
+            client = self.client()
+            try:
+                client.shutdown(save=True)
+            finally:
+                client.close()
+        else:
             self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
+        self.process.wait(timeout=10)
+        self.process = None
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)

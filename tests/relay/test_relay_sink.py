@@ -16,6 +16,7 @@ from srmlink.relay import (
     RedisSink,
     RelayReader,
     SinkError,
+    SinkResetError,
     lvc_key,
     stream_key,
 )
@@ -234,3 +235,22 @@ def test_a_deleted_record_leaves_the_lvc_and_the_keys_a_worker_holds(
     assert relay.stale(str(gone.pkey), frame)  # stripe A, not held: pruned at start
     assert not relay.stale(str(kept.pkey), frame)
     assert not relay.stale(str(elsewhere.pkey), entry_of(elsewhere, "proto").frame)  # E
+
+
+def test_a_sink_notices_that_redis_lost_what_it_published(redis_server: RedisServer) -> None:
+    async def go() -> None:
+        sink = RedisSink(redis_server.url)
+        try:
+            await sink.publish(Batch((), (), 0))  # nothing published yet: nothing to lose
+            await sink.publish(Buffer(1).batch(1))
+            entry = entry_of(quote("SPY", 1, 1.0), "proto")
+            await sink.publish(Batch((entry,), (entry,)))
+            await sink.publish(Batch((), (), 0))
+            redis_server.stop()
+            redis_server.start()
+            with pytest.raises(SinkResetError, match=r"lost the relayed data of OptionNbboQuote"):
+                await sink.publish(Batch((), (), 0))
+        finally:
+            await sink.close()
+
+    asyncio.run(go())
