@@ -234,10 +234,13 @@ def worker_main(config: WorkerConfig) -> None:
         finally:
             await sink.close()
 
+    stripes = " ".join(config.stripes)
     try:
         asyncio.run(main())
+    except (MLinkTransportError, SinkResetError) as exc:
+        # The MLink connection failed for good, or Redis lost its data: a restart mends it.
+        log.error("stripes %s: %s; exiting to be restarted", stripes, exc)
+        raise SystemExit(1) from None
     except SRMLinkError as exc:
-        if isinstance(exc, MLinkTransportError | SinkResetError):
-            raise  # the connection failed for good, or Redis lost its data: restart
-        log.error("stripes %s: %s", " ".join(config.stripes), exc)
+        log.error("stripes %s: %s", stripes, exc)
         raise SystemExit(EXIT_PERMANENT) from None
