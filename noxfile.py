@@ -99,6 +99,14 @@ def fuzz(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_relay(session: nox.Session) -> None:
+    """Records/s through the relay's Redis sink and its consumer-group reader, and the
+    last-value cache's memory per series (needs redis-server)."""
+    _install(session)
+    session.run("python", "benchmarks/bench_relay.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Issue 11's rows (decode cold / warm, wide messages, encode, start-up) and wire -> Arrow,
     each against a baseline with no srmlink code; prints every goal with PASS / FAIL.

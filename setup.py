@@ -54,6 +54,7 @@ setup(
         "srmlink.query",
         "srmlink.rest",
         "srmlink.server",
+        "srmlink.relay",
         "srmlink.stream",
     ],
     cmdclass={"build_py": GenerateThenBuildPy},

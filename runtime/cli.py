@@ -166,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_record import add_record_command
 
     add_record_command(commands)
+    from .cli_relay import add_relay_command
+
+    add_relay_command(commands)
     return parser
 
 
