@@ -79,10 +79,10 @@ class _Relay:
         self._checked = time.monotonic()
         self._down = False
 
-    def take(self, record: Record[Message]) -> None:
-        entry = entry_of(record.message, self.config.encoding, deleted=record.deleted)
+    def take(self, message: Message, *, deleted: bool = False) -> None:
+        entry = entry_of(message, self.config.encoding, deleted=deleted)
         self.buffer.add(entry)
-        if record.deleted:
+        if deleted:
             self.held.discard(entry.pkey)
         else:
             self.held.add(entry.pkey)
@@ -198,7 +198,7 @@ async def _read(stream: AsyncMLinkStream, query_id: int, relay: _Relay) -> bool:
         except StopAsyncIteration:
             return False
         if isinstance(event, Record) and isinstance(event.message, relay.cls):
-            relay.take(event)
+            relay.take(event.message, deleted=event.deleted)
         elif isinstance(event, CheckPoint) and event.query_id == query_id:
             if event.state == "Complete":
                 relay.complete(stream.connections)

@@ -24,7 +24,6 @@ from srmlink.relay.redis_sink import safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, entry_of
 from srmlink.relay.supervisor import parse_stripes, split_stripes
 from srmlink.relay.worker import WorkerConfig, _Relay
-from srmlink.stream.events import Record
 from srmlink.stripes import STRIPES
 
 from .conftest import RedisServer, consume_in_group
@@ -219,10 +218,10 @@ def test_a_deleted_record_leaves_the_lvc_and_the_keys_a_worker_holds(
 
     async def go() -> _Relay:
         relay = _Relay(RedisSink(redis_server.url), config, OptionNbboQuote)
-        relay.take(Record(kept))
-        relay.take(Record(gone))
+        relay.take(kept)
+        relay.take(gone)
         await relay.drain()
-        relay.take(Record(gone, deleted=True))
+        relay.take(gone, deleted=True)
         await relay.drain()
         await relay.sink.close()
         return relay
