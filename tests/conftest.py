@@ -141,6 +141,11 @@ def stream_server() -> Iterator[ServerProcess]:
         server.stop()
 
 
+def clean_env() -> dict[str, str]:
+    """The environment without PYTHONPATH / MYPYPATH: srmlink as a user's app finds it."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
+
+
 MypyRun = Callable[[Path, Sequence[str]], subprocess.CompletedProcess[str]]
 
 
@@ -152,13 +157,12 @@ def mypy_installed(request: pytest.FixtureRequest) -> MypyRun:
     cache = Path(request.config.cache.mkdir("mypy-installed"))
 
     def run(cwd: Path, files: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
         return subprocess.run(
             [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), *files],
             capture_output=True,
             text=True,
             cwd=cwd,
-            env=env,
+            env=clean_env(),
             check=False,
             timeout=600,
         )

@@ -9,7 +9,6 @@ defines ``test_*`` functions runs under pytest, with the srmlink plugin's fixtur
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 from srmlink.stream import MLinkStream
 from srmlink.testing import ServerProcess
 
-from .conftest import ROOT, MypyRun
+from .conftest import ROOT, MypyRun, clean_env
 
 README = ROOT / "README.md"
 LIVE = "# needs a SpiderRock account"
@@ -35,10 +34,6 @@ def _blocks() -> list[tuple[int, str]]:
 
 BLOCKS = _blocks()
 RUNNABLE = [(line, code) for line, code in BLOCKS if not code.startswith(LIVE)]
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
 
 
 def test_the_readme_has_blocks_of_each_kind() -> None:
@@ -57,7 +52,7 @@ def test_every_block_type_checks_with_mypy_strict(tmp_path: Path, mypy_installed
 
 
 def _run(code: str, server: ServerProcess, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**_clean_env(), "SRMLINK_API_KEY": server.api_key or ""}
+    env = {**clean_env(), "SRMLINK_API_KEY": server.api_key or ""}
     if "def test_" in code:
         (cwd / "test_readme_block.py").write_text(code, encoding="utf-8")
         args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]

@@ -501,19 +501,15 @@ class Rest:
         if self.encoding == "proto":
             sent["Accept"] = "application/x-protobuf"
         url = f"{self.server.url}/rest/{path or self.encoding}"
-        if body is None:
-            response = httpx.get(
-                url, params=query, headers=sent, timeout=HTTP_WAIT, verify=_tls_context()
-            )
-        else:
-            response = httpx.post(
-                url,
-                params=query,
-                headers=sent,
-                content=body,
-                timeout=HTTP_WAIT,
-                verify=_tls_context(),
-            )
+        response = httpx.request(
+            "GET" if body is None else "POST",
+            url,
+            params=query,
+            headers=sent,
+            content=body,
+            timeout=HTTP_WAIT,
+            verify=_tls_context(),
+        )
         assert response.status_code == 200, (response.status_code, response.text[:300])
         messages = read_body(self.schema, response.content, self.encoding)
         self.check_numbers(messages)
