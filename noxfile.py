@@ -399,7 +399,17 @@ def mutation(session: nox.Session) -> None:
                 dump = session.run("cosmic-ray", "dump", str(database), silent=True)
                 left_out = _outside_sample(str(dump), int(sample))
                 session.run("python", "-c", _SKIP_JOBS, str(database), *left_out, silent=True)
-        session.run("cosmic-ray", "exec", str(config), str(database))
+        # Each mutant is one pytest start; compiling every module and re-rewriting every test
+        # module's asserts from source made that 4.5 s instead of 1.6 s where the environment
+        # sets PYTHONDONTWRITEBYTECODE. Caching is safe with checked-hash .pyc files for the
+        # mutated modules: they are validated by the source's hash, not its mtime, and stay
+        # hash-based when the import system rewrites them.
+        session.run(
+            "python", "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash", *paths
+        )
+        session.run(
+            "cosmic-ray", "exec", str(config), str(database), env={"PYTHONDONTWRITEBYTECODE": ""}
+        )
         dump = session.run("cosmic-ray", "dump", str(database), silent=True)
         killed, survived = _mutation_summary(session, group, str(dump))
         totals[0] += killed
