@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import random
@@ -262,15 +263,19 @@ def _mutation_config(paths: list[str], tests: list[str]) -> str:
     )
 
 
+@functools.cache
+def _parsed(module: str) -> ast.Module:
+    return ast.parse((ROOT / module).read_text(encoding="utf-8"))
+
+
 def _in_annotation(module: str, position: list[int]) -> bool:
     """Whether ``position`` (line, column) of ``module`` lies in a type annotation.
 
     Under ``from __future__ import annotations`` (every module here) annotations are never
     evaluated, so a mutant there (``bytes | None`` -> ``bytes & None``) is equivalent.
     """
-    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
     where = tuple(position)
-    for node in ast.walk(tree):
+    for node in ast.walk(_parsed(module)):
         if isinstance(node, ast.arg | ast.AnnAssign):
             annotation = node.annotation
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -299,14 +304,14 @@ def _mutation_summary(session: nox.Session, group: str, dump: str) -> tuple[int,
         if not line.startswith("["):
             continue
         item, result = json.loads(line)
-        if result is None:
-            outcomes["pending"] += 1
-            continue
-        if result["worker_outcome"] == "skipped":  # an operator the config leaves out
-            continue
         (mutation,) = item["mutations"]
         if _in_annotation(mutation["module_path"], mutation["start_pos"]):
             outcomes["annotation"] += 1
+            continue
+        if result is None:
+            outcomes["pending"] += 1
+            continue
+        if result["worker_outcome"] == "skipped":  # an operator left out, or not sampled
             continue
         outcome = "timeout" if result["worker_outcome"] == "timeout" else result["test_outcome"]
         outcomes[outcome] += 1
@@ -337,10 +342,9 @@ def _mutation_summary(session: nox.Session, group: str, dump: str) -> tuple[int,
     return killed, survived
 
 
-def _outside_sample(dump: str, size: int) -> list[str]:
-    """The job ids of the pending mutants left out of a seeded sample of ``size`` (mutants in
-    annotations, equivalent by construction, are never drawn)."""
-    drawn, rest = [], []
+def _pending(dump: str) -> tuple[list[str], list[str]]:
+    """The job ids of the pending mutants: (outside annotations, in annotations)."""
+    outside, inside = [], []
     for line in dump.splitlines():
         if not line.startswith("["):
             continue
@@ -349,9 +353,16 @@ def _outside_sample(dump: str, size: int) -> list[str]:
             continue
         (mutation,) = item["mutations"]
         in_annotation = _in_annotation(mutation["module_path"], mutation["start_pos"])
-        (rest if in_annotation else drawn).append(item["job_id"])
+        (inside if in_annotation else outside).append(item["job_id"])
+    return outside, inside
+
+
+def _outside_sample(dump: str, size: int) -> list[str]:
+    """The job ids of the pending mutants outside annotations left out of a seeded sample of
+    ``size``."""
+    drawn, _ = _pending(dump)
     keep = set(random.Random(16).sample(drawn, min(size, len(drawn))))
-    return [job for job in drawn if job not in keep] + rest
+    return [job for job in drawn if job not in keep]
 
 
 # Run in the session's environment (cosmic-ray is installed there, not beside nox).
@@ -359,9 +370,10 @@ _SKIP_JOBS = """
 import sys
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import WorkerOutcome, WorkResult
+skipped = WorkResult(output="not run: annotation or sample", worker_outcome=WorkerOutcome.SKIPPED)
 with use_db(sys.argv[1], WorkDB.Mode.open) as db:
     for job in sys.argv[2:]:
-        db.set_result(job, WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED))
+        db.set_result(job, skipped)
 """
 
 
@@ -399,6 +411,13 @@ def mutation(session: nox.Session) -> None:
                 dump = session.run("cosmic-ray", "dump", str(database), silent=True)
                 left_out = _outside_sample(str(dump), int(sample))
                 session.run("python", "-c", _SKIP_JOBS, str(database), *left_out, silent=True)
+        # Mutants in annotations are equivalent by construction, and each would cost the whole
+        # test list: never run (also in a database made before this rule).
+        _, in_annotations = _pending(
+            str(session.run("cosmic-ray", "dump", str(database), silent=True))
+        )
+        if in_annotations:
+            session.run("python", "-c", _SKIP_JOBS, str(database), *in_annotations, silent=True)
         # Each mutant is one pytest start; compiling every module and re-rewriting every test
         # module's asserts from source made that 4.5 s instead of 1.6 s where the environment
         # sets PYTHONDONTWRITEBYTECODE. Caching is safe with checked-hash .pyc files for the

@@ -19,6 +19,8 @@ from srmlink.codegen.stage import STANDALONE, stage_package
 from srmlink.registry import Registry
 from srmlink.testing import ServerProcess, start_server
 
+from .generation_cache import cached_generation
+
 # No time limits in hypothesis itself: its per-example deadline and its too_slow health check
 # measure the machine, not the code, and failed at random on a loaded 2-core runner
 # (test_keys.py::test_text_round_trip). pytest-timeout bounds every test instead.
@@ -90,14 +92,18 @@ def run_python(stage: Path, code: str) -> str:
 
 @pytest.fixture(scope="session")
 def staged(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
-    """Generate a schema directory into a staged tree of its own (cached per schema)."""
+    """Generate a schema directory into a staged tree of its own (cached per schema).
+
+    The tree holds a copy of this run's runtime beside the generated modules, which come from
+    the on-disk generation cache when nothing they depend on changed.
+    """
     cache: dict[Path, Path] = {}
 
     def stage(schema: Path) -> Path:
         if schema not in cache:
-            result = generate(schema, None)
+            files = cached_generation(schema, lambda s: dict(generate(s, None).files), SMALL_SCHEMA)
             dest = tmp_path_factory.mktemp(f"stage-{schema.name}")
-            cache[schema] = stage_package(dest, result.files)
+            cache[schema] = stage_package(dest, files)
         return cache[schema]
 
     return stage
