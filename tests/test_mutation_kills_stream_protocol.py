@@ -6,15 +6,23 @@ parsers the 2023 flow relies on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from srmlink import CallPut, ExpiryKey, OptionKey, TickerKey
 from srmlink.auth import Credentials
 from srmlink.errors import MLinkStreamError
 from srmlink.messages import registry
-from srmlink.stream import CheckPoint, ClientProtocol, StreamRequest
-from srmlink.stream.protocol import _query_id, _wire_name
+from srmlink.records import has_field
+from srmlink.registry import Registry
+from srmlink.stream import CheckPoint, ClientProtocol, StreamRequest, protocol
+from srmlink.stream.protocol import RequestOptions, _query_id, _wire_name
+
+from .conftest import snapshot_registry
 
 
 def sent(frame: bytes) -> tuple[str, dict[str, Any]]:
@@ -114,3 +122,118 @@ def test_a_snapshot_only_request_ends_at_its_complete_checkpoint() -> None:
     assert list(client.subscriptions) == [2]
     client.receive(checkpoint(state="Terminated", query_id=2))
     assert client.subscriptions == {}
+
+
+# ---- written against the survivors of the full stream-protocol run (1 December) -------------
+
+
+def test_the_flow_and_the_jwt_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        ClientProtocol(registry, "json", None, "stream")  # type: ignore[call-arg]
+    client = ClientProtocol(registry, "json", None)
+    client.subscribe(StreamRequest(1, "OptionNbboQuote"))
+    with pytest.raises(TypeError):
+        client.signal_ready(True)  # type: ignore[call-arg]
+
+
+def test_an_option_the_request_has_is_sent_and_one_it_lacks_is_refused() -> None:
+    client = ClientProtocol(registry, "json", None)
+    options = RequestOptions(sys_environment="Saturn", schema_hash=77)
+    assert sent(client.subscribe(StreamRequest(1, "OptionNbboQuote", options=options))) == (
+        "MLinkStream",
+        {
+            "msgName": "OptionNbboQuote",
+            "queryID": 1,
+            "queryLabel": "srmlink-1",
+            "activeLatency": 0,
+            "sysEnvironment": "Saturn",
+            "schemaHash": 77,
+        },
+    )
+    xray = StreamRequest(2, "OptionNbboQuote", options=RequestOptions(accnt_filter="A1"))
+    with pytest.raises(
+        MLinkStreamError, match=r"^MLinkStream of this schema has no field accntFilter$"
+    ):
+        client.subscribe(xray)
+    assert list(client.subscriptions) == [1]
+
+
+def test_a_logon_with_a_jwt_sends_it() -> None:
+    client = ClientProtocol(registry, "json", None, jwt="head.body.sig")
+    assert sent(client.logon()) == ("MLinkLogon", {"jwtToken": "head.body.sig"})
+
+
+def without(field: str) -> Callable[[type, str], bool]:
+    """``has_field`` of a schema like this one that lacks ``field`` (every real snapshot has
+    the fields these errors are about)."""
+    return lambda cls, wire: wire != field and has_field(cls, wire)
+
+
+def test_a_jwt_for_a_schema_without_jwttoken_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(protocol, "has_field", without("jwtToken"))
+    with pytest.raises(
+        MLinkStreamError, match=r"^MLinkLogon of this schema has no field jwtToken$"
+    ):
+        ClientProtocol(registry, "json", None, jwt="head.body.sig").logon()
+    plain = ClientProtocol(registry, "json", Credentials("KEY"))
+    assert sent(plain.logon()) == ("MLinkLogon", {"apiKey": "KEY"})
+
+
+def test_paced_only_by_live_subscriptions_that_wait_for_signal_ready() -> None:
+    client = ClientProtocol(registry, "json", None)
+    client.subscribe(StreamRequest(1, "OptionNbboQuote", active_latency=100))
+    client.subscribe(StreamRequest(2, "OptionNbboQuote", live=False))
+    assert not client.paced
+    client.subscribe(StreamRequest(3, "OptionNbboQuote"))
+    assert client.paced
+
+
+@pytest.fixture(scope="module")
+def registry_2023(staged: Callable[[Path], Path]) -> Registry:
+    return snapshot_registry(staged, "2023-07")
+
+
+def test_2023_key_filters_go_to_their_own_repeaters(registry_2023: Registry) -> None:
+    expiry = date(2026, 12, 18)
+    keys = (
+        TickerKey("EQT", "NMS", "AAPL"),
+        ExpiryKey("EQT", "NMS", "MSFT", expiry),
+        OptionKey("EQT", "NMS", "IBM", expiry, 190.0, CallPut.PUT),
+    )
+    client = ClientProtocol(registry_2023, "json", None)
+    name, message = sent(client.subscribe(StreamRequest(1, "OptionNbboQuote", keys=keys)))
+    assert name == "MLinkQuery"
+    assert message["TKeyFilters"] == [{"tickerKey": {"at": "EQT", "ts": "NMS", "tk": "AAPL"}}]
+    assert message["EKeyFilters"] == [
+        {"expiryKey": {"at": "EQT", "ts": "NMS", "tk": "MSFT", "dt": "2026-12-18"}}
+    ]
+    assert message["OKeyFilters"] == [
+        {
+            "optionKey": {
+                "at": "EQT", "ts": "NMS", "tk": "IBM", "dt": "2026-12-18", "xx": 190, "cp": "Put"
+            }
+        }
+    ]  # fmt: skip
+
+
+def test_2023_type_options_go_into_the_msgtypes_entry(
+    registry_2023: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = ClientProtocol(registry_2023, "json", None)
+    options = RequestOptions(schema_hash=77, local_msg_name="Quote")
+    _, message = sent(client.subscribe(StreamRequest(1, "OptionNbboQuote", options=options)))
+    quote = registry_2023.by_name("OptionNbboQuote")
+    assert message["MsgTypes"] == [
+        {
+            "msgType": quote.MSG_NUM,
+            "msgName": "OptionNbboQuote",
+            "schemaHash": 77,
+            "localMsgName": "Quote",
+        }
+    ]
+    monkeypatch.setattr(protocol, "has_field", without("localMsgName"))
+    refused = StreamRequest(2, "OptionNbboQuote", options=options)
+    with pytest.raises(
+        MLinkStreamError, match=r"^MLinkQuery\.MsgTypes of this schema has no localMsgName$"
+    ):
+        client.subscribe(refused)
