@@ -1,6 +1,7 @@
 """Exact-value tests of srmlink.codec written against mutants: the integer ranges every wire
 allows (written out in decimal, not as powers of two) and the TimeSpan / DateTime / DateKey
-text forms of mlink-api.md, each in both directions.
+text forms of mlink-api.md, each in both directions; protobuf Durations and the common key
+messages against Google's own (protoc and duration_pb2).
 """
 
 from __future__ import annotations
@@ -8,11 +9,23 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
+from google.protobuf import descriptor_pb2, duration_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from grpc_tools import protoc
 
-from srmlink.codec import KEY_CACHES, clear_key_caches, decode, encode_message
+from srmlink.codec import (
+    KEY_CACHES,
+    clear_key_caches,
+    decode,
+    decode_envelopes,
+    encode_message,
+)
 from srmlink.codec.limits import PROTO_INTS, SR_INTS
+from srmlink.codec.protoc import protobuf_class
 from srmlink.codec.values import (
     format_date,
     format_datetime,
@@ -23,7 +36,14 @@ from srmlink.codec.values import (
 )
 from srmlink.errors import DecodeError, EncodeError
 from srmlink.keys import TickerKey
-from srmlink.messages import OptionNbboQuote, SpdrHedgePolicyState, SpdrHedgePolicyStatePKey
+from srmlink.messages import (
+    LiveSurfaceCurve,
+    OptionNbboQuote,
+    SpdrHedgePolicyState,
+    SpdrHedgePolicyStatePKey,
+)
+
+from .conftest import snapshot_dir
 
 INT32 = (-2147483648, 2147483647)
 UINT32 = (0, 4294967295)
@@ -203,3 +223,88 @@ def test_json_enum_numbers_beyond_the_bounds_are_refused(number: int) -> None:
     document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": number}}
     with pytest.raises(DecodeError, match=rf"field updateType: {number} is outside the wire"):
         decode(json.dumps(document).encode(), "json")
+
+
+# ---- written against the survivors of the full codec run (1 December) -----------------------
+
+
+def test_dates_refuse_the_iso_week_form() -> None:
+    # date.fromisoformat takes "2026-W51-5" on Python 3.11: the layout check must refuse it.
+    with pytest.raises(ValueError, match="expected YYYY-MM-DD, got '2026-W51-5'"):
+        parse_date("2026-W51-5")
+
+
+def test_encode_message_takes_header_and_stamp_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        encode_message(OptionNbboQuote(), "json", None)  # type: ignore[call-arg]
+
+
+def test_a_bad_header_time_is_a_decode_error_naming_it() -> None:
+    document = (
+        b'{"header":{"mTyp":"OptionNbboQuote","sTim":"2026-13-01 00:00:00.000000"},"message":{}}'
+    )
+    with pytest.raises(DecodeError) as caught:
+        decode_envelopes(document, "json")  # decode() alone does not read the header
+    assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "header.sTim")
+    assert "invalid time '2026-13-01 00:00:00.000000'" in str(caught.value)
+
+
+def test_json_numbers_of_the_other_kind_encode_as_the_field_type() -> None:
+    # An int for a float field and an integral float for an int field take the slow path.
+    record = OptionNbboQuote(bid_price=-5, bid_size=-3.0, ask_size=7.0)  # type: ignore[arg-type]
+    message = json.loads(encode_message(record, "json"))["message"]
+    assert message["bidPrice"] == -5.0 and type(message["bidPrice"]) is float
+    assert message["bidSize"] == -3 and type(message["bidSize"]) is int
+    assert message["askSize"] == 7 and type(message["askSize"]) is int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        timedelta(microseconds=-1),
+        timedelta(microseconds=1),
+        timedelta(seconds=-2, microseconds=999_999),
+        timedelta(days=-1, seconds=5),
+        timedelta(0),
+    ],
+)
+def test_protobuf_durations_are_googles(value: timedelta) -> None:
+    record = LiveSurfaceCurve(time=value)
+    frame = encode_message(record, "proto")
+    google = duration_pb2.Duration()
+    google.FromTimedelta(value)
+    # The payload read back as a plain protobuf message: its Duration is Google's, field by
+    # field (seconds and nanos carry the same sign).
+    carried = protobuf_class(LiveSurfaceCurve).FromString(frame[14:]).time
+    assert (carried.seconds, carried.nanos) == (google.seconds, google.nanos)
+    (decoded,) = decode(frame, "proto")
+    assert isinstance(decoded, LiveSurfaceCurve) and decoded.time == value
+
+
+def test_the_common_key_messages_are_spiderrocks(tmp_path: Path) -> None:
+    # SpiderRock's own spiderrock_common.proto, compiled by protoc: every field of the key,
+    # date and metadata messages with its number and type (an enum is an int32 on the wire).
+    root = snapshot_dir("2026-07") / "proto_files"
+    out = tmp_path / "common.pb"
+    assert (
+        protoc.main(
+            ["protoc", f"-I{root}", f"--descriptor_set_out={out}", "spiderrock_common.proto"]
+        )
+        == 0
+    )
+    (theirs,) = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
+    wire = {FieldDescriptor.TYPE_ENUM: FieldDescriptor.TYPE_INT32}
+
+    def layout(message: Any) -> list[tuple[str, int, int]]:
+        return [(f.name, f.number, wire.get(f.type, f.type)) for f in message.field]
+
+    names = ("DateKey", "TickerKey", "ExpiryKey", "OptionKey", "MessageMetadata")
+    expected = {m.name: layout(m) for m in theirs.message_type if m.name in names}
+    ours = {}
+    for name in names:
+        descriptor = descriptor_pb2.DescriptorProto()
+        protobuf_class(OptionNbboQuote).DESCRIPTOR.file.pool.FindMessageTypeByName(
+            f"srmlink.common.{name}"
+        ).CopyToProto(descriptor)
+        ours[name] = layout(descriptor)
+    assert ours == expected
