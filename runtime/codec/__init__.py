@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from types import ModuleType
 from typing import Any, Literal
 
 import orjson
@@ -29,7 +30,6 @@ from ._compile import KEY_CACHES
 from .envelope import Envelope, Header, MessageMeta, UnknownMessage, parse_header
 from .jsonc import json_decoder, json_encoder
 from .limits import oversize
-from .protoc import proto_decoder, proto_encoder
 from .values import format_datetime
 
 __all__ = [
@@ -101,7 +101,9 @@ class _Decoding:
             cls = self._class(None, mnum)
             usable = cls is not None and cls.SPEC.origin != "dictionary"
             decoder = (
-                proto_decoder(cls, meta=self.envelopes) if usable and cls is not None else None
+                _protoc().proto_decoder(cls, meta=self.envelopes)
+                if usable and cls is not None
+                else None
             )
             found = (cls, decoder)
             self._by_mnum[mnum] = found
@@ -368,15 +370,24 @@ def encode(
     if encoding == "json":
         return _json_array(items, header)
     out = bytearray()
+    proto_encoder = _protoc().proto_encoder if encoding == "proto" else None
     for m in items:
         mnum = m.MSG_NUM
         if mnum is None:
             raise EncodeError(f"{m.MSG_NAME} has no message number: framed encodings need one")
-        if encoding == "jsonf":
+        if proto_encoder is None:
             out += encode_frame("J", mnum, _json_record(m, header))
         else:
             out += encode_frame("P", mnum, proto_encoder(type(m))(m))
     return bytes(out)
+
+
+def _protoc() -> ModuleType:
+    """The protobuf codec, imported at first use: google.protobuf is a large import that a
+    JSON-only program (and ``from srmlink import MLinkClient``) does not need."""
+    from . import protoc  # noqa: PLC0415
+
+    return protoc
 
 
 def encode_message(

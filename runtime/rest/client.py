@@ -12,7 +12,6 @@ needs each return type written (``RestResult[M]`` against ``Awaitable[RestResult
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 import time
@@ -525,6 +524,9 @@ class AsyncMLinkClient:
             step = self._core.outcome(call, http, attempt, answer)
             if not isinstance(step, _Retry):
                 return step
+            # Imported here: only async code needs it, and it is loaded once code runs here.
+            import asyncio  # noqa: PLC0415
+
             await asyncio.sleep(step.delay)
             attempt += 1
 
