@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
+#: How many generated snapshots the cache keeps (three real ones, each in a few variants).
+KEEP = 12
 CACHE_ROOT = Path(
     os.environ.get("SRMLINK_TEST_CACHE") or Path(__file__).resolve().parent.parent / ".cache"
 )
@@ -85,5 +87,18 @@ def cached_generation(
             shutil.rmtree(partial)
             if not entry.is_dir():
                 raise
+        _prune(entry.parent)
         return files
     return {p.name: p.read_text(encoding="utf-8") for p in entry.iterdir()}
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest entries only: a mutation run of a module the generator imports makes
+    a new key for every mutant (2 to 8 MB each)."""
+    entries = sorted(
+        (p for p in folder.iterdir() if not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in entries[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
