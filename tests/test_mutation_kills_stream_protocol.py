@@ -15,12 +15,13 @@ import pytest
 
 from srmlink import CallPut, ExpiryKey, OptionKey, TickerKey
 from srmlink.auth import Credentials
+from srmlink.codec.protoc import protobuf_class
 from srmlink.errors import MLinkStreamError
-from srmlink.messages import registry
+from srmlink.messages import OptionNbboQuote, registry
 from srmlink.records import has_field
 from srmlink.registry import Registry
 from srmlink.stream import CheckPoint, ClientProtocol, StreamRequest, protocol
-from srmlink.stream.protocol import RequestOptions, _query_id, _wire_name
+from srmlink.stream.protocol import RequestOptions, _query_id, _wire_name, detect_flow
 
 from .conftest import snapshot_registry
 
@@ -237,3 +238,42 @@ def test_2023_type_options_go_into_the_msgtypes_entry(
         MLinkStreamError, match=r"^MLinkQuery\.MsgTypes of this schema has no localMsgName$"
     ):
         client.subscribe(refused)
+
+
+def test_query_ids_count_from_one() -> None:
+    client = ClientProtocol(registry, "json", None)
+    assert [client.next_query_id() for _ in range(3)] == [1, 2, 3]
+
+
+def test_a_schema_with_neither_streaming_flow_is_refused() -> None:
+    empty = Registry("srmlink.messages", [])
+    with pytest.raises(MLinkStreamError, match=r"^this schema defines neither MLinkStream nor"):
+        detect_flow(empty)
+
+
+def proto_quote(sent: int) -> bytes:
+    """An OptionNbboQuote frame whose ``_meta.time_sent`` is ``sent`` (0: not said)."""
+    message = protobuf_class(OptionNbboQuote)()
+    message._meta.message_type = "OptionNbboQuote"
+    message._meta.time_sent = sent
+    payload = message.SerializeToString()
+    return b"\r\nP%05d%06d" % (OptionNbboQuote.MSG_NUM, len(payload)) + payload
+
+
+def test_a_keyed_subscription_resumes_after_the_latest_record_sent() -> None:
+    client = ClientProtocol(registry, "proto", None)
+    client.subscribe(StreamRequest(1, "OptionNbboQuote", pkeys=("AAPL-NMS-EQT-2026-12-18-190-C",)))
+    for sent, highwater in [(0, None), (1, 1), (5, 5), (3, 5)]:
+        client.receive(proto_quote(sent))
+        assert client.subscriptions[1].highwater_ts == highwater, sent
+
+
+def test_a_record_stamped_at_the_epoch_sets_no_highwater() -> None:
+    client = ClientProtocol(registry, "json", None)
+    client.subscribe(StreamRequest(1, "OptionNbboQuote", pkeys=("AAPL-NMS-EQT-2026-12-18-190-C",)))
+    stamped = {"mTyp": "OptionNbboQuote", "sTim": "1970-01-01 00:00:00.000000"}
+    client.receive(json.dumps({"header": stamped, "message": {}}).encode())
+    assert client.subscriptions[1].highwater_ts is None
+    stamped["sTim"] = "1970-01-01 00:00:00.000001"
+    client.receive(json.dumps({"header": stamped, "message": {}}).encode())
+    assert client.subscriptions[1].highwater_ts == 1000
