@@ -15,12 +15,13 @@ import pytest
 
 from srmlink import CallPut, ExpiryKey, OptionKey, TickerKey
 from srmlink.auth import Credentials
+from srmlink.codec import UnknownMessage
 from srmlink.codec.protoc import protobuf_class
 from srmlink.errors import MLinkStreamError
 from srmlink.messages import OptionNbboQuote, registry
 from srmlink.records import has_field
 from srmlink.registry import Registry
-from srmlink.stream import CheckPoint, ClientProtocol, StreamRequest, protocol
+from srmlink.stream import CheckPoint, ClientProtocol, Record, StreamRequest, protocol
 from srmlink.stream.protocol import RequestOptions, _query_id, _wire_name, detect_flow
 
 from .conftest import snapshot_registry
@@ -277,3 +278,15 @@ def test_a_record_stamped_at_the_epoch_sets_no_highwater() -> None:
     stamped["sTim"] = "1970-01-01 00:00:00.000001"
     client.receive(json.dumps({"header": stamped, "message": {}}).encode())
     assert client.subscriptions[1].highwater_ts == 1000
+
+
+def test_a_message_of_an_unknown_type_does_not_end_the_frame() -> None:
+    client = ClientProtocol(registry, "jsonf", None)
+    unknown = b'{"header":{"mTyp":"NotInThisSchema"},"message":{}}'
+    quote = b'{"header":{"mTyp":"OptionNbboQuote"},"message":{"bidSize":7}}'
+    data = b"\r\nJ%05d%06d" % (99999, len(unknown)) + unknown
+    data += b"\r\nJ%05d%06d" % (OptionNbboQuote.MSG_NUM, len(quote)) + quote
+    first, second = client.receive(data)
+    assert isinstance(first, Record) and isinstance(first.message, UnknownMessage)
+    assert first.message.name == "NotInThisSchema"
+    assert isinstance(second, Record) and second.message == OptionNbboQuote(bid_size=7)
