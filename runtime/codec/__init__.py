@@ -385,10 +385,26 @@ def encode_message(
     *,
     header: dict[str, Any] | None = None,
     stamp: datetime | None = None,
+    deleted: bool = False,
 ) -> bytes:
     """One message on its own: a single JSON envelope object (one WebSocket frame of the
-    ``json`` protocol) or one frame. Takes and raises as :func:`encode`."""
+    ``json`` protocol) or one frame. Takes and raises as :func:`encode`; ``deleted`` frames
+    a delete of the message's primary key (protobuf ``_meta.is_deleted``; MLink's JSON has
+    no documented delete flag, so a JSON delete raises EncodeError)."""
     _check_encoding(encoding)
+    if deleted:
+        if encoding != "proto":
+            raise EncodeError(
+                f"{message.MSG_NAME}: a delete travels only as protobuf (_meta.is_deleted), "
+                f"not {encoding}"
+            )
+        if message.MSG_NUM is None:
+            raise EncodeError(
+                f"{message.MSG_NAME} has no message number: framed encodings need one"
+            )
+        return encode_frame(
+            "P", message.MSG_NUM, proto_encoder(type(message), deleted=True)(message)
+        )
     if encoding == "json":
         return _json_record(message, _header(header, stamp))
     return encode((message,), encoding, header=header, stamp=stamp)
