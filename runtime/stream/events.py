@@ -69,7 +69,9 @@ class CheckPoint:
     """A stream's progress: ``state`` is Begin, Active, Complete, Replaced, Terminated or Error.
 
     ``highwater_ts`` (ns since the epoch) is the point a resumed stream starts after;
-    ``signal_id`` echoes the SignalReady whose batch this checkpoint closes.
+    ``signal_id`` echoes the SignalReady whose batch this checkpoint closes; ``stripe`` is
+    the stripe of the connection it came on (None: an unstriped stream), so a striped
+    stream's highwater can be followed per connection.
     """
 
     state: str
@@ -78,6 +80,7 @@ class CheckPoint:
     highwater_ts: int | None
     detail: str | None
     message: Message
+    stripe: str | None = None
 
 
 @frozen

@@ -438,7 +438,13 @@ class ClientProtocol:
         ):
             self.outstanding_signal = None
         return CheckPoint(
-            state, query_id, signal_id, highwater, wire_value(message, "detail"), message
+            state,
+            query_id,
+            signal_id,
+            highwater,
+            wire_value(message, "detail"),
+            message,
+            sub.stripe if sub is not None else None,
         )
 
 
