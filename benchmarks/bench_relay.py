@@ -22,7 +22,7 @@ import redis
 from bench_frames import _quotes
 
 from srmlink.messages import OptionNbboQuote
-from srmlink.relay import RedisSink, RelayReader, lvc_key, stream_key
+from srmlink.relay import RedisSink, RelayReader, lvc_key, resume_key, stream_key
 from srmlink.relay.sink import Buffer, entry_of
 from srmlink.stream import AsyncMLinkStream
 from srmlink.testing import ServerProcess, start_server
@@ -49,7 +49,8 @@ def _relay_image(server: ServerProcess, url: str, n: int, workers: int) -> float
     """Seconds for ``srmlink relay --workers N`` to bring ``n`` quotes into the LVC, from its
     first record (process start-up left out)."""
     raw = redis.Redis.from_url(url)
-    raw.delete(lvc_key("OptionNbboQuote"), stream_key("OptionNbboQuote"))
+    # Nothing left by a previous run: not its keys, nor a highwaterTs to resume from.
+    raw.delete(*(key("OptionNbboQuote") for key in (lvc_key, stream_key, resume_key)))
     args = ["OptionNbboQuote", "--redis", url, "--workers", str(workers), "--host", server.url]
     relay = subprocess.Popen(
         [sys.executable, "-m", "srmlink.cli", "relay", *args],
