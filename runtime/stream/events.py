@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..codec import Header, UnknownMessage
 from ..errors import DecodeError
@@ -41,12 +41,14 @@ class Record(Generic[M_co]):
     ``deleted``: the object with this primary key was deleted).
 
     A subscription's own records are ``Record[ItsClass]``; the stream at large yields
-    ``Record[Message | UnknownMessage]``.
+    ``Record[Message | UnknownMessage]``. ``frame``: the MLink frame as received, for a
+    stream opened with ``raw_frames=True`` (framed encodings; None otherwise).
     """
 
     message: M_co
     header: Header | None = None
     deleted: bool = False
+    frame: bytes | None = field(default=None, repr=False)
 
 
 @frozen
