@@ -5,9 +5,9 @@ same slot, so one MULTI/EXEC covers them on a cluster too, and message types spr
 the cluster's shards):
 
 - ``srmlink:{MsgName}:stream``: a Redis Stream, one entry per record, trimmed with
-  ``MAXLEN ~ maxlen``. Fields: ``frame`` (the MLink frame, ``P`` or ``J``), ``mnum``,
-  ``name``, ``pkey`` (the flat primary key), ``enc`` (``proto`` / ``jsonf``) and ``del``
-  (``1``: the record was deleted).
+  ``MAXLEN ~ maxlen``. Fields: ``frame`` (the MLink frame as received, ``P`` or ``J``),
+  ``mnum``, ``name``, ``pkey`` (the flat primary key), ``enc`` (``proto`` / ``jsonf``) and
+  ``del`` (``1``: the record was deleted).
 - ``srmlink:{MsgName}:lvc``: a hash, flat primary key -> the latest frame; a delete
   removes the key.
 - ``srmlink:{MsgName}:stats``: a hash of counters; ``shed``: stream entries a worker

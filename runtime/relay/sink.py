@@ -56,8 +56,15 @@ class Entry:
     deleted: bool = False
 
 
-def entry_of(message: Message, encoding: RelayEncoding, *, deleted: bool = False) -> Entry:
-    """``message`` encoded as one MLink frame.
+def entry_of(
+    message: Message,
+    encoding: RelayEncoding,
+    *,
+    deleted: bool = False,
+    frame: bytes | None = None,
+) -> Entry:
+    """``message`` as one MLink frame: ``frame`` (the frame as received from MLink), else
+    ``message`` encoded.
 
     Raises:
         EncodeError: the message cannot be framed (no message number, a bad value).
@@ -68,7 +75,7 @@ def entry_of(message: Message, encoding: RelayEncoding, *, deleted: bool = False
         mnum=message.MSG_NUM or 0,
         pkey="" if pkey is None else str(pkey),
         encoding=encoding,
-        frame=encode_message(message, encoding),
+        frame=encode_message(message, encoding) if frame is None else frame,
         deleted=deleted,
     )
 

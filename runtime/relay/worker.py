@@ -1,7 +1,8 @@
 """A relay worker: one MLink stream over its share of the stripes into a :class:`Sink`.
 
 Records are read in batches (up to ``batch_size``, or whatever came within
-``flush_interval``) and published; while the sink fails the worker keeps reading into a
+``flush_interval``) and published, each as the MLink frame it came in (the stream's
+``raw_frames``); while the sink fails the worker keeps reading into a
 bounded :class:`Buffer` and retries with exponential backoff, so a Redis outage is ridden
 out and reported, and what had to be shed is counted.
 """
@@ -95,8 +96,8 @@ class _Relay:
         self._checked = time.monotonic()
         self._down = False
 
-    def take(self, message: Message, *, deleted: bool = False) -> None:
-        entry = entry_of(message, self.config.encoding, deleted=deleted)
+    def take(self, message: Message, *, deleted: bool = False, frame: bytes | None = None) -> None:
+        entry = entry_of(message, self.config.encoding, deleted=deleted, frame=frame)
         self.buffer.add(entry)
         if deleted:
             self.held.discard(entry.pkey)
@@ -251,6 +252,7 @@ async def run_worker(
         encoding=config.encoding,
         registry=registry,
         stripes=list(config.stripes) if config.stripes else False,
+        raw_frames=True,  # relayed as received: no encoding again
     )
     async with stream:
         relay = _Relay(sink, config, stream.registry.by_name(config.msgtype))
@@ -284,7 +286,7 @@ async def _read(stream: AsyncMLinkStream, relay: _Relay) -> bool:
         except StopAsyncIteration:
             return False
         if isinstance(event, Record) and isinstance(event.message, relay.cls):
-            relay.take(event.message, deleted=event.deleted)
+            relay.take(event.message, deleted=event.deleted, frame=event.frame)
         elif isinstance(event, CheckPoint) and event.query_id == relay.query_id:
             relay.checkpoint(event)
         elif isinstance(event, StreamAck) and not event.ok:

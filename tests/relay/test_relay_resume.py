@@ -1,8 +1,8 @@
 """``srmlink relay`` with deletes and resumes, end to end against ``srmlink serve --faults``
 (which deletes records on request) and a real redis-server: deletes leave the last-value
-cache and reach group consumers; a worker killed with SIGKILL resumes from the highwaterTs it
-stored instead of taking a full image; a periodic full image prunes a key whose delete the
-worker never saw."""
+cache and reach group consumers, in the frames the server sent; a worker killed with
+SIGKILL resumes from the highwaterTs it stored instead of taking a full image; a periodic
+full image prunes a key whose delete the worker never saw."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from srmlink.codec import decode_envelopes
 from srmlink.messages import OptionNbboQuote
 from srmlink.relay import RelayReader, WorkerConfig, resume_key, stream_key
 from srmlink.stream import CheckPoint
@@ -70,6 +71,12 @@ def test_deletes_leave_the_lvc_and_reach_group_consumers(
         ]
     assert not isinstance(outcome[0], BaseException), outcome
     assert sorted(deletes) == doomed
+    # Each entry holds the frame as the server sent it: a delete's says so in its _meta.
+    raw = redis_server.client()
+    for _, fields in raw.xrange(stream_key(QUOTE)):
+        (envelope,) = decode_envelopes(fields[b"frame"], "proto")
+        assert envelope.deleted == (fields[b"del"] == b"1")
+    raw.close()
 
 
 @pytest.mark.timeout(90)
