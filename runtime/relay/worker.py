@@ -85,7 +85,7 @@ class _Relay:
         self.prune_due = False
         self.query_id = 0
         self.full = True  # the current subscription started with a full image
-        self.image_due_at = float("inf")  # monotonic time of the next periodic full image
+        self.image_due_at = math.inf  # monotonic time of the next periodic full image
         # The last checkpoint's highwaterTs per connection (stripe) of the current
         # subscription; the lowest covers every record read so far.
         self.highwaters: dict[str | None, int] = {}
@@ -149,8 +149,8 @@ class _Relay:
         self.highwaters.clear()
         self.completes = 0
         self.prune_due = False
-        if self.full and config.full_image_every > 0:
-            self.image_due_at = time.monotonic() + config.full_image_every
+        if self.full:
+            self.image_due_at = math.inf  # counted from the prune: images never overlap
 
     def checkpoint(self, event: CheckPoint) -> None:
         if event.highwater_ts:
@@ -192,6 +192,8 @@ class _Relay:
                 if self.prune_due and not self.buffer:
                     pruned = await self.sink.prune(self.cls.MSG_NAME, self.stale)
                     self.prune_due = False
+                    if self.config.full_image_every > 0:
+                        self.image_due_at = time.monotonic() + self.config.full_image_every
                     if pruned:
                         log.warning("pruned %d stale keys from the last-value cache", pruned)
                 elif (

@@ -55,9 +55,11 @@ def test_deletes_leave_the_lvc_and_reach_group_consumers(
     server: ServerProcess, redis_server: RedisServer
 ) -> None:
     config = WorkerConfig(QUOTE, ("A", "F", "G"), redis_server.url, host=server.host, scheme="ws")
+    # The REST client is imported before the worker's thread starts: two threads importing
+    # at once can trip CPython 3.11's ast.parse in pytest's assertion rewriting.
+    before = set(server_state(server))
     with running_worker(config) as outcome, RelayReader(redis_server.url) as reader:
         wait_until(lvc_matches(reader, server), "the LVC to equal the server")
-        before = set(reader.lvc(OptionNbboQuote))
         doomed = sorted(before)[::12]  # 5 keys over the stripes
         assert server.delete(QUOTE, doomed) == 5
         wait_until(lambda: set(reader.lvc(OptionNbboQuote)) == before - set(doomed), "deletes")
@@ -133,12 +135,13 @@ def test_a_periodic_full_image_prunes_a_key_whose_delete_was_not_seen(
         encoding="jsonf",
         full_image_every=0.5,
     )
+    # JSON carries the exact prices, protobuf their float32 values: compare as JSON. (Read
+    # before the worker's thread starts, for the reason in the test above.)
+    gone = min(json_state(server))
     with running_worker(config) as outcome, RelayReader(redis_server.url) as reader:
-        # JSON carries the exact prices, protobuf their float32 values: compare as JSON.
         wait_until(
             lambda: reader.lvc(OptionNbboQuote) == json_state(server), "the LVC to equal the server"
         )
-        gone = min(reader.lvc(OptionNbboQuote))
         server.delete(QUOTE, [gone])
         wait_until(lambda: gone not in reader.lvc(OptionNbboQuote), "a periodic image prune")
         assert reader.lvc(OptionNbboQuote) == json_state(server)
