@@ -11,7 +11,8 @@ import pytest
 from srmlink import OptionKey
 from srmlink.errors import DecodeError, QueryError
 from srmlink.keys import CallPut
-from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
+from srmlink.records import make
 from srmlink.relay import (
     AsyncRelayReader,
     RedisSink,
@@ -25,6 +26,7 @@ from srmlink.relay.redis_sink import resume_key, safe_url, stats_key
 from srmlink.relay.sink import Batch, Buffer, ResumePoint, entry_of
 from srmlink.relay.supervisor import parse_stripes, split_stripes
 from srmlink.relay.worker import WorkerConfig, _Relay
+from srmlink.stream import CheckPoint
 from srmlink.stripes import STRIPES
 
 from .conftest import RedisServer, consume_in_group
@@ -296,3 +298,21 @@ def test_the_highwater_is_written_with_its_batch_and_read_back_per_worker(
     raw = redis_server.client()
     assert raw.hget(resume_key("OptionNbboQuote"), "A,C") == b"41"
     raw.close()
+
+
+def test_a_worker_s_highwater_is_the_lowest_of_its_connections_once_each_has_one() -> None:
+    config = WorkerConfig("OptionNbboQuote", ("A", "B"), "redis://127.0.0.1:1/0")
+    relay = _Relay(RedisSink(config.redis_url), config, OptionNbboQuote)
+    relay.connections = 2
+
+    def checkpoint(state: str, highwater: int | None, stripe: str) -> CheckPoint:
+        message = make(registry, "MLinkStreamCheckPt", state=state)
+        return CheckPoint(state, relay.query_id, None, highwater, None, message, stripe)
+
+    relay.checkpoint(checkpoint("Begin", None, "A"))
+    relay.checkpoint(checkpoint("Complete", 50, "A"))
+    assert relay.highwater() is None and not relay.prune_due  # B has sent none yet
+    relay.checkpoint(checkpoint("Complete", 40, "B"))
+    assert relay.highwater() == 40 and relay.prune_due  # both images complete: prune
+    relay.checkpoint(checkpoint("Active", 60, "B"))
+    assert relay.highwater() == 50
