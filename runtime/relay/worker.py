@@ -113,7 +113,8 @@ class _Relay:
         except SinkError as exc:
             log.warning("%s; starting from a full image", exc)
             point = None
-        age = (time.time_ns() - point.image_ns) / 1e9 if point is not None else math.inf
+        # Never negative: the image time may come from another machine's clock.
+        age = max(0.0, (time.time_ns() - point.image_ns) / 1e9) if point else math.inf
         if point is None or age >= every:
             log.info("%s: subscribing for a full image", self.cls.MSG_NAME)
             await self.subscribe(stream, None)
