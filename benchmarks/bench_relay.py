@@ -3,6 +3,8 @@ sink (frame encoding + one pipelined MULTI/EXEC of XADD and HSET per 1,000 recor
 private redis-server, then read back by one consumer of a consumer group (XREADGROUP, decode,
 XACK) and as a whole last-value cache (HSCAN, decode).
 
+First a worker's own work per record in one process (CPU time): frames decoded by the
+stream protocol into sink entries, encoded again or carrying their frames as received.
 Prints records/s (wall clock: Redis is a separate process) and the LVC's memory per series
 (Redis ``MEMORY USAGE`` of the hash / N), the figures docs/scale.md scales up. Not a test.
 """
@@ -21,10 +23,12 @@ from pathlib import Path
 import redis
 from bench_frames import _quotes
 
-from srmlink.messages import OptionNbboQuote
-from srmlink.relay import RedisSink, RelayReader, lvc_key, stream_key
+from srmlink.codec import encode
+from srmlink.messages import OptionNbboQuote, registry
+from srmlink.relay import RedisSink, RelayReader, lvc_key, resume_key, stream_key
 from srmlink.relay.sink import Buffer, entry_of
-from srmlink.stream import AsyncMLinkStream
+from srmlink.stream import AsyncMLinkStream, Record
+from srmlink.stream.protocol import ClientProtocol
 from srmlink.testing import ServerProcess, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,7 +53,8 @@ def _relay_image(server: ServerProcess, url: str, n: int, workers: int) -> float
     """Seconds for ``srmlink relay --workers N`` to bring ``n`` quotes into the LVC, from its
     first record (process start-up left out)."""
     raw = redis.Redis.from_url(url)
-    raw.delete(lvc_key("OptionNbboQuote"), stream_key("OptionNbboQuote"))
+    # Nothing left by a previous run: not its keys, nor a highwaterTs to resume from.
+    raw.delete(*(key("OptionNbboQuote") for key in (lvc_key, stream_key, resume_key)))
     args = ["OptionNbboQuote", "--redis", url, "--workers", str(workers), "--host", server.url]
     relay = subprocess.Popen(
         [sys.executable, "-m", "srmlink.cli", "relay", *args],
@@ -87,6 +92,21 @@ def _end_to_end(url: str, quotes: list[OptionNbboQuote]) -> None:
         server.stop()
 
 
+def _worker_path(quotes: list[OptionNbboQuote], *, raw_frames: bool) -> float:
+    """Records/s of a worker's own work on each record, no I/O: the stream protocol decodes
+    frames as received (1,000 per WebSocket message) into records, and each becomes a sink
+    entry, encoded again or (``raw_frames``) carrying its frame as received. CPU time of
+    this process, so other load on the machine counts less."""
+    frames = [encode(quotes[i : i + 1000], "proto") for i in range(0, len(quotes), 1000)]
+    protocol = ClientProtocol(registry, "proto", None, raw_frames=raw_frames)
+    start = time.process_time()
+    for data in frames:
+        for event in protocol.receive(data):
+            assert isinstance(event, Record) and isinstance(event.message, OptionNbboQuote)
+            entry_of(event.message, "proto", frame=event.frame)
+    return len(quotes) / (time.process_time() - start)
+
+
 async def _publish(url: str, quotes: list[OptionNbboQuote], batch: int) -> float:
     sink = RedisSink(url, maxlen=len(quotes))
     buffer = Buffer(len(quotes))
@@ -111,6 +131,10 @@ def main() -> None:
         server = RedisServer(Path(tmp))
         server.start()
         try:
+            for raw_frames in (False, True):
+                rate = _worker_path(quotes, raw_frames=raw_frames)
+                how = "raw frames" if raw_frames else "re-encoded"
+                print(f"worker path (receive, decode, entry; {how}): {rate:>10,.0f} records/s")
             elapsed = asyncio.run(_publish(server.url, quotes, 1_000))
             print(f"publish (encode + XADD + HSET): {args.n / elapsed:>10,.0f} records/s")
             raw = server.client()

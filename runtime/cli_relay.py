@@ -13,7 +13,7 @@ __all__ = ["add_relay_command"]
 
 def add_relay_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``srmlink relay``."""
-    from .cli_data import _positive_int, add_selection
+    from .cli_data import _non_negative_int, _positive_int, add_selection
 
     relay = subparsers.add_parser(
         "relay", help="relay a message type into Redis Streams with N worker processes"
@@ -34,6 +34,16 @@ def add_relay_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     )
     relay.add_argument(
         "--maxlen", type=_positive_int, default=1_000_000, help="stream length bound (MAXLEN ~)"
+    )
+    relay.add_argument(
+        "--full-image-every",
+        type=_non_negative_int,
+        default=3600,
+        metavar="SECONDS",
+        help="a restarted worker resumes from its stored highwaterTs if its last full image "
+        "is younger than this, and a running worker takes a full image this often (pruning "
+        "keys deleted unseen); 0: a full image at every start, none while running "
+        "(default 3600)",
     )
     relay.add_argument(
         "--api-key",
@@ -83,6 +93,7 @@ def _relay(args: argparse.Namespace) -> int:
         view=args.view,
         encoding=args.encoding,
         maxlen=args.maxlen,
+        full_image_every=args.full_image_every,
     )
     stopping: list[int] = []
 

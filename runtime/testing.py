@@ -78,19 +78,28 @@ class ServerProcess:
 
     def fault(self, kind: str, **params: str) -> int:
         """Inject a fault (server started with ``--faults``); returns connections affected."""
+        return int(self._fault(kind, list(params.items()))["connections"])
+
+    def delete(self, msgtype: str, pkeys: Sequence[str]) -> int:
+        """Delete records by flat primary key (server started with ``--faults``): streams
+        send the deletes; returns how many were deleted (all, or an HTTP error and none)."""
+        params = [("msgtype", msgtype), *(("pkey", key) for key in pkeys)]
+        return int(self._fault("delete", params)["deleted"])
+
+    def _fault(self, kind: str, params: list[tuple[str, str]]) -> Any:
         import httpx  # noqa: PLC0415
 
         from .endpoints import tls_context  # noqa: PLC0415
 
-        auth = {"apikey": self.api_key} if self.api_key else {}
+        auth = [("apikey", self.api_key)] if self.api_key else []
         response = httpx.post(
             f"{self.url}/srmlink/fault/{kind}",
-            params={**auth, **params},
+            params=[*auth, *params],
             timeout=10,
             verify=tls_context(),
         )
         response.raise_for_status()
-        return int(response.json()["connections"])
+        return response.json()
 
 
 def start_server(

@@ -65,14 +65,18 @@ def _check_encoding(encoding: str) -> None:
 class _Decoding:
     """Decoding state shared by the one-shot and incremental APIs.
 
-    With ``envelopes`` each result is an :class:`Envelope` (typed header, offset); without,
-    the bare message, skipping the header parsing that most callers never look at.
+    With ``envelopes`` each result is an :class:`Envelope` (typed header, offset, and with
+    ``frames`` the frame's bytes); without, the bare message, skipping the header parsing
+    that most callers never look at.
     """
 
-    def __init__(self, encoding: str, registry: Registry | None, *, envelopes: bool) -> None:
+    def __init__(
+        self, encoding: str, registry: Registry | None, *, envelopes: bool, frames: bool = False
+    ) -> None:
         _check_encoding(encoding)
         self.encoding = encoding
         self.envelopes = envelopes
+        self.frames_kept = frames
         self.registry = registry if registry is not None else default_registry()
         self._by_name: dict[str, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
         self._by_mnum: dict[int, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
@@ -109,8 +113,15 @@ class _Decoding:
             self._by_mnum[mnum] = found
         return found
 
-    def json_item(self, obj: Any, raw: bytes | None, mnum: int | None, offset: int) -> Any:
-        """One JSON envelope (``raw``: its exact bytes when framed)."""
+    def json_item(
+        self,
+        obj: Any,
+        raw: bytes | None,
+        mnum: int | None,
+        offset: int,
+        frame: bytes | None = None,
+    ) -> Any:
+        """One JSON envelope (``raw``: its exact bytes when framed; ``frame``: its frame)."""
         if obj.__class__ is not dict:
             raise DecodeError("expected a JSON object {header, message}", offset=offset)
         head = obj.get("header")
@@ -136,16 +147,18 @@ class _Decoding:
             except DecodeError as exc:
                 exc.offset = offset
                 raise
-        return Envelope(header, result, offset) if header is not None else result
+        return Envelope(header, result, offset, frame=frame) if header is not None else result
 
     def frame(self, kind: str, mnum: int, payload: bytes, offset: int) -> Any:
         """One framed message."""
+        # The header is fixed-width, so rebuilding it gives the bytes as received.
+        raw = encode_frame(kind, mnum, payload) if self.frames_kept else None
         if kind == "J":
             try:
                 obj = orjson.loads(payload)
             except orjson.JSONDecodeError as exc:
                 raise DecodeError(f"invalid JSON: {exc}", offset=offset + 14 + exc.pos) from None
-            return self.json_item(obj, payload, mnum, offset)
+            return self.json_item(obj, payload, mnum, offset, raw)
         cls, decoder = self._proto_target(mnum)
         result: Message | UnknownMessage
         meta = None
@@ -164,7 +177,7 @@ class _Decoding:
                 result = decoded
         if self.envelopes:
             header = Header(mtyp=cls.MSG_NAME if cls is not None else None)
-            return Envelope(header, result, offset, meta)
+            return Envelope(header, result, offset, meta, raw)
         return result
 
     def document(self, data: bytes) -> list[Any]:
@@ -247,6 +260,8 @@ class FrameDecoder:
 
     For ``jsonf`` and ``proto`` a message may be cut across chunks and a chunk may carry many.
     For ``json`` every chunk must be a complete document (one WebSocket frame).
+    With ``frames`` each envelope of a framed encoding carries its frame's bytes
+    (``Envelope.frame``: for relaying a record without encoding it again).
     After a :class:`~srmlink.errors.FramingError` the decoder stops (every later feed raises
     it again): the stream has lost its boundaries. A :class:`~srmlink.errors.DecodeError` in
     one message does not stop it: that frame is consumed and the next feed goes on. When
@@ -254,9 +269,13 @@ class FrameDecoder:
     next feed raises the error.
     """
 
-    def __init__(self, encoding: Encoding, *, registry: Registry | None = None) -> None:
+    def __init__(
+        self, encoding: Encoding, *, registry: Registry | None = None, frames: bool = False
+    ) -> None:
         self._messages = _Decoding(encoding, registry, envelopes=False)
-        self._envelopes = _Decoding(encoding, self._messages.registry, envelopes=True)
+        self._envelopes = _Decoding(
+            encoding, self._messages.registry, envelopes=True, frames=frames
+        )
         self._splitter = FrameSplitter()
         self._pending: deque[tuple[str, int, bytes, int]] = deque()
 
@@ -396,10 +415,26 @@ def encode_message(
     *,
     header: dict[str, Any] | None = None,
     stamp: datetime | None = None,
+    deleted: bool = False,
 ) -> bytes:
     """One message on its own: a single JSON envelope object (one WebSocket frame of the
-    ``json`` protocol) or one frame. Takes and raises as :func:`encode`."""
+    ``json`` protocol) or one frame. Takes and raises as :func:`encode`; ``deleted`` frames
+    a delete of the message's primary key (protobuf ``_meta.is_deleted``; MLink's JSON has
+    no documented delete flag, so a JSON delete raises EncodeError)."""
     _check_encoding(encoding)
+    if deleted:
+        if encoding != "proto":
+            raise EncodeError(
+                f"{message.MSG_NAME}: a delete travels only as protobuf (_meta.is_deleted), "
+                f"not {encoding}"
+            )
+        if message.MSG_NUM is None:
+            raise EncodeError(
+                f"{message.MSG_NAME} has no message number: framed encodings need one"
+            )
+        return encode_frame(
+            "P", message.MSG_NUM, proto_encoder(type(message), deleted=True)(message)
+        )
     if encoding == "json":
         return _json_record(message, _header(header, stamp))
     return encode((message,), encoding, header=header, stamp=stamp)

@@ -84,13 +84,16 @@ class Envelope:
     """One decoded message with its header and the byte offset of its frame.
 
     ``meta`` is the protobuf ``_meta`` when the payload carried one (None otherwise, and
-    always for JSON); ``deleted`` says the record is a delete of its primary key.
+    always for JSON); ``deleted`` says the record is a delete of its primary key. ``frame``
+    is the whole frame (header and payload) as received, when the decoder was asked to keep
+    frames (``FrameDecoder(..., frames=True)``; never for plain JSON).
     """
 
     header: Header
     message: Message | UnknownMessage
     offset: int
     meta: MessageMeta | None = None
+    frame: bytes | None = field(default=None, repr=False)
 
     @property
     def deleted(self) -> bool:

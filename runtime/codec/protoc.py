@@ -527,9 +527,10 @@ def _blame(pb: Any, cls: type, members: dict[str, Any], exc: Exception) -> Encod
     return encode_failure(exc, _type_name(cls), None)
 
 
-def proto_encoder(cls: type) -> Callable[[Any], bytes]:
+def proto_encoder(cls: type, *, deleted: bool = False) -> Callable[[Any], bytes]:
     """``f(obj) -> bytes`` (cached). A message's payload starts with its ``_meta``
-    (``message_type`` = its name), as SpiderRock's service sends it.
+    (``message_type`` = its name, and ``is_deleted`` with ``deleted``: how MLink reports
+    a deleted record), as SpiderRock's service sends it.
 
     Raises only EncodeError, naming the message type and field: a JSON-only field or value, a
     value outside its wire range or of the wrong type, a payload larger than a frame holds.
@@ -538,11 +539,10 @@ def proto_encoder(cls: type) -> Callable[[Any], bytes]:
     encode = _message_encoder(cls)
     # _meta is field 1 and protobuf writes fields in number order: a constant prefix is
     # exactly what the runtime would write first.
-    prefix = (
-        pb(_meta={"message_type": _type_name(cls)}).SerializeToString()
-        if _carries_meta(cls)
-        else b""
-    )
+    meta: dict[str, Any] = {"message_type": _type_name(cls)}
+    if deleted:
+        meta["is_deleted"] = True
+    prefix = pb(_meta=meta).SerializeToString() if _carries_meta(cls) else b""
 
     def encode_payload(obj: Any) -> bytes:
         members = encode(obj)

@@ -11,10 +11,16 @@ from .reader import (
     RelayEntry as RelayEntry,
     RelayReader as RelayReader,
 )
-from .redis_sink import RedisSink as RedisSink, lvc_key as lvc_key, stream_key as stream_key
+from .redis_sink import (
+    RedisSink as RedisSink,
+    lvc_key as lvc_key,
+    resume_key as resume_key,
+    stream_key as stream_key,
+)
 from .sink import (
     Batch as Batch,
     Entry as Entry,
+    ResumePoint as ResumePoint,
     Sink as Sink,
     SinkError as SinkError,
     SinkResetError as SinkResetError,
@@ -28,11 +34,13 @@ __all__ = [
     "RedisSink",
     "RelayEntry",
     "RelayReader",
+    "ResumePoint",
     "Sink",
     "SinkError",
     "SinkResetError",
     "WorkerConfig",
     "lvc_key",
+    "resume_key",
     "run_worker",
     "stream_key",
 ]

@@ -5,9 +5,9 @@ same slot, so one MULTI/EXEC covers them on a cluster too, and message types spr
 the cluster's shards):
 
 - ``srmlink:{MsgName}:stream``: a Redis Stream, one entry per record, trimmed with
-  ``MAXLEN ~ maxlen``. Fields: ``frame`` (the MLink frame, ``P`` or ``J``), ``mnum``,
-  ``name``, ``pkey`` (the flat primary key), ``enc`` (``proto`` / ``jsonf``) and ``del``
-  (``1``: the record was deleted).
+  ``MAXLEN ~ maxlen``. Fields: ``frame`` (the MLink frame as received, ``P`` or ``J``),
+  ``mnum``, ``name``, ``pkey`` (the flat primary key), ``enc`` (``proto`` / ``jsonf``) and
+  ``del`` (``1``: the record was deleted).
 - ``srmlink:{MsgName}:lvc``: a hash, flat primary key -> the latest frame; a delete
   removes the key.
 - ``srmlink:{MsgName}:stats``: a hash of counters; ``shed``: stream entries a worker
@@ -15,17 +15,30 @@ the cluster's shards):
 - ``srmlink:{MsgName}:workers``: a hash, one field per worker (its stripes) set with the
   worker's first publish; a field gone later means Redis lost its data (a restart without
   persistence), and the worker starts over (:class:`SinkResetError`).
+- ``srmlink:{MsgName}:resume``: a hash, per worker (its stripes, e.g. ``A,C,E``) the
+  highwaterTs written in the MULTI/EXEC of its last batch that left nothing buffered, and
+  ``A,C,E:image``, when (ns since the epoch) its last full image was complete and pruned
+  after: a restarted worker resumes from there (:meth:`RedisSink.resume_point`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
-from .sink import Batch, Entry, SinkError, SinkResetError
+from .sink import Batch, Entry, ResumePoint, SinkError, SinkResetError
 
-__all__ = ["RedisSink", "lvc_key", "safe_url", "stats_key", "stream_key", "workers_key"]
+__all__ = [
+    "RedisSink",
+    "lvc_key",
+    "resume_key",
+    "safe_url",
+    "stats_key",
+    "stream_key",
+    "workers_key",
+]
 
 
 def stream_key(name: str) -> str:
@@ -46,6 +59,11 @@ def stats_key(name: str) -> str:
 def workers_key(name: str) -> str:
     """The hash of message type ``name`` that marks which workers have published."""
     return f"srmlink:{{{name}}}:workers"
+
+
+def resume_key(name: str) -> str:
+    """The hash of message type ``name`` with each worker's highwaterTs and last image time."""
+    return f"srmlink:{{{name}}}:resume"
 
 
 def safe_url(url: str) -> str:
@@ -123,9 +141,11 @@ class RedisSink:
                 pipe.hset(lvc_key(name), mapping=mapping)  # type: ignore[arg-type]
             for name, pkeys in gone.items():
                 pipe.hdel(lvc_key(name), *pkeys)
-            if batch.shed:
-                for name in names:
+            for name in names:
+                if batch.shed:
                     pipe.hincrby(stats_key(name), "shed", batch.shed)
+                if batch.highwater is not None:
+                    pipe.hset(resume_key(name), self.marker, batch.highwater)
             replies = pipe.execute()
         lost = [
             name
@@ -139,16 +159,19 @@ class RedisSink:
             )
 
     async def prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:
-        """As :meth:`Sink.prune`: one HSCAN of the hash, then HDEL of the stale keys."""
+        """As :meth:`Sink.prune`: one HSCAN of the hash, HDEL of the stale keys, then the
+        image time in the resume hash."""
         import redis  # noqa: PLC0415
 
-        key = lvc_key(name)
         try:
-            return await asyncio.to_thread(self._prune, key, stale)
+            return await asyncio.to_thread(self._prune, name, stale)
         except redis.RedisError as exc:
-            raise SinkError(f"prune of {key} at {self._url} failed: {type(exc).__name__}") from exc
+            raise SinkError(
+                f"prune of {lvc_key(name)} at {self._url} failed: {type(exc).__name__}"
+            ) from exc
 
-    def _prune(self, key: str, stale: Callable[[str, bytes], bool]) -> int:
+    def _prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:
+        key = lvc_key(name)
         doomed = [
             pkey
             for pkey, frame in self._redis.hscan_iter(key, count=1000)
@@ -156,7 +179,23 @@ class RedisSink:
         ]
         for start in range(0, len(doomed), 1000):
             self._redis.hdel(key, *doomed[start : start + 1000])
+        self._redis.hset(resume_key(name), f"{self.marker}:image", time.time_ns())
         return len(doomed)
+
+    async def resume_point(self, name: str) -> ResumePoint | None:
+        """As :meth:`Sink.resume_point`: this worker's fields of the resume hash."""
+        import redis  # noqa: PLC0415
+
+        key = resume_key(name)
+        try:
+            highwater, image = await asyncio.to_thread(
+                self._redis.hmget, key, [self.marker, f"{self.marker}:image"]
+            )
+        except redis.RedisError as exc:
+            raise SinkError(f"read of {key} at {self._url} failed: {type(exc).__name__}") from exc
+        if highwater is None:
+            return None
+        return ResumePoint(int(highwater), int(image or 0))
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -23,6 +23,7 @@ __all__ = [
     "Buffer",
     "Entry",
     "RelayEncoding",
+    "ResumePoint",
     "Sink",
     "SinkError",
     "SinkResetError",
@@ -55,8 +56,15 @@ class Entry:
     deleted: bool = False
 
 
-def entry_of(message: Message, encoding: RelayEncoding, *, deleted: bool = False) -> Entry:
-    """``message`` encoded as one MLink frame.
+def entry_of(
+    message: Message,
+    encoding: RelayEncoding,
+    *,
+    deleted: bool = False,
+    frame: bytes | None = None,
+) -> Entry:
+    """``message`` as one MLink frame: ``frame`` (the frame as received from MLink), else
+    ``message`` encoded.
 
     Raises:
         EncodeError: the message cannot be framed (no message number, a bad value).
@@ -67,7 +75,7 @@ def entry_of(message: Message, encoding: RelayEncoding, *, deleted: bool = False
         mnum=message.MSG_NUM or 0,
         pkey="" if pkey is None else str(pkey),
         encoding=encoding,
-        frame=encode_message(message, encoding),
+        frame=encode_message(message, encoding) if frame is None else frame,
         deleted=deleted,
     )
 
@@ -75,12 +83,24 @@ def entry_of(message: Message, encoding: RelayEncoding, *, deleted: bool = False
 @frozen
 class Batch:
     """What one publish writes: stream entries in order, the latest entry of some primary
-    keys (a deleted one removes the key) and how many stream entries were shed since the
-    last successful publish."""
+    keys (a deleted one removes the key), how many stream entries were shed since the
+    last successful publish, and the highwaterTs (ns) this worker may resume from once the
+    batch is written (None: unchanged; set only on a batch that leaves nothing buffered)."""
 
     entries: Sequence[Entry]
     latest: Sequence[Entry]
     shed: int = 0
+    highwater: int | None = None
+
+
+@frozen
+class ResumePoint:
+    """What a sink holds for one worker: the highwaterTs stored with its last batch that
+    left nothing buffered, and when (ns since the epoch, 0: never) it last completed a full
+    image (and pruned after it)."""
+
+    highwater: int
+    image_ns: int
 
 
 class Sink(Protocol):
@@ -94,7 +114,13 @@ class Sink(Protocol):
 
     async def prune(self, name: str, stale: Callable[[str, bytes], bool]) -> int:
         """Remove from ``name``'s last-value cache every key for which ``stale(pkey, frame)``
-        is true; return how many; raise :class:`SinkError` on failure."""
+        is true (after a full image), then record the image as this worker's latest; return
+        how many; raise :class:`SinkError` on failure."""
+        ...
+
+    async def resume_point(self, name: str) -> ResumePoint | None:
+        """Where this worker stopped publishing ``name`` (None: no highwaterTs stored);
+        raise :class:`SinkError` on failure."""
         ...
 
     async def close(self) -> None:
@@ -134,13 +160,14 @@ class Buffer:
         self.latest.pop(key, None)  # re-inserted last: keys are published oldest change first
         self.latest[key] = entry
 
-    def batch(self, size: int) -> Batch:
-        """The oldest ``size`` entries and latest values, left in place until :meth:`done`."""
-        return Batch(
-            tuple(islice(self.entries, size)),
-            tuple(islice(self.latest.values(), size)),
-            self.shed,
-        )
+    def batch(self, size: int, highwater: int | None = None) -> Batch:
+        """The oldest ``size`` entries and latest values, left in place until :meth:`done`;
+        ``highwater`` (what every record read so far is covered by) goes with the batch
+        only if the batch takes everything buffered."""
+        entries = tuple(islice(self.entries, size))
+        latest = tuple(islice(self.latest.values(), size))
+        whole = len(entries) == len(self.entries) and len(latest) == len(self.latest)
+        return Batch(entries, latest, self.shed, highwater if whole else None)
 
     def done(self, batch: Batch) -> None:
         """``batch`` was published: forget it (a latest value replaced since stays)."""

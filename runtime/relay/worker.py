@@ -1,7 +1,8 @@
 """A relay worker: one MLink stream over its share of the stripes into a :class:`Sink`.
 
 Records are read in batches (up to ``batch_size``, or whatever came within
-``flush_interval``) and published; while the sink fails the worker keeps reading into a
+``flush_interval``) and published, each as the MLink frame it came in (the stream's
+``raw_frames``); while the sink fails the worker keeps reading into a
 bounded :class:`Buffer` and retries with exponential backoff, so a Redis outage is ridden
 out and reported, and what had to be shed is counted.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -33,7 +35,13 @@ log = logging.getLogger("srmlink.relay")
 @frozen
 class WorkerConfig:
     """What one worker relays and how (no secrets: the API key comes from the environment,
-    ``SRMLINK_API_KEY``, and the Redis URL, which may hold a password, is not shown)."""
+    ``SRMLINK_API_KEY``, and the Redis URL, which may hold a password, is not shown).
+
+    ``full_image_every`` (seconds): a (re)started worker resumes from the highwaterTs it
+    stored only if its last full image is younger than this, and a running worker takes a
+    new full image this often (each full image prunes the keys deleted unseen); 0: a full
+    image at every start and none while running.
+    """
 
     msgtype: str
     stripes: tuple[str, ...]
@@ -50,6 +58,7 @@ class WorkerConfig:
     backoff: float = 0.1
     max_backoff: float = 5.0
     check_interval: float = 1.0
+    full_image_every: float = 3600.0
 
 
 @frozen
@@ -74,22 +83,90 @@ class _Relay:
         self.held: set[str] = set()
         self.completes = 0
         self.prune_due = False
+        self.query_id = 0
+        self.full = True  # the current subscription started with a full image
+        self.image_due_at = math.inf  # monotonic time of the next periodic full image
+        # The last checkpoint's highwaterTs per connection (stripe) of the current
+        # subscription; the lowest covers every record read so far.
+        self.highwaters: dict[str | None, int] = {}
+        self.connections = 1
+        self._stored_highwater: int | None = None
         self._delay = config.backoff
         self._retry_at = 0.0
         self._checked = time.monotonic()
         self._down = False
 
-    def take(self, message: Message, *, deleted: bool = False) -> None:
-        entry = entry_of(message, self.config.encoding, deleted=deleted)
+    def take(self, message: Message, *, deleted: bool = False, frame: bytes | None = None) -> None:
+        entry = entry_of(message, self.config.encoding, deleted=deleted, frame=frame)
         self.buffer.add(entry)
         if deleted:
             self.held.discard(entry.pkey)
         else:
             self.held.add(entry.pkey)
 
-    def complete(self, connections: int) -> None:
-        self.completes += 1
-        self.prune_due = self.completes == connections  # the first full image, once
+    async def start(self, stream: AsyncMLinkStream) -> None:
+        """Subscribe from the stored highwaterTs if the last full image is younger than
+        ``full_image_every``, else from a full image."""
+        every = self.config.full_image_every
+        try:
+            point = await self.sink.resume_point(self.cls.MSG_NAME)
+        except SinkError as exc:
+            log.warning("%s; starting from a full image", exc)
+            point = None
+        # Never negative: the image time may come from another machine's clock.
+        age = max(0.0, (time.time_ns() - point.image_ns) / 1e9) if point else math.inf
+        if point is None or age >= every:
+            log.info("%s: subscribing for a full image", self.cls.MSG_NAME)
+            await self.subscribe(stream, None)
+            return
+        log.info(
+            "%s: resuming from highwaterTs %d (last full image %.0f s ago)",
+            self.cls.MSG_NAME,
+            point.highwater,
+            age,
+        )
+        await self.subscribe(stream, point.highwater)
+        self._stored_highwater = point.highwater
+        self.image_due_at = time.monotonic() + every - age
+
+    async def renew(self, stream: AsyncMLinkStream) -> None:
+        """A periodic full image: a new subscription, then the old one ended (records in
+        between come twice, which live objects make harmless)."""
+        old = self.query_id
+        log.info("%s: periodic full image", self.cls.MSG_NAME)
+        await self.subscribe(stream, None)
+        await stream.unsubscribe(old)
+
+    async def subscribe(self, stream: AsyncMLinkStream, highwater: int | None) -> None:
+        """Subscribe from ``highwater`` (None: a full image, pruned after) and forget the
+        previous subscription's progress."""
+        config = self.config
+        subscription = await stream.subscribe(
+            self.cls, where=config.where, view=config.view, highwater_ts=highwater
+        )
+        self.query_id, self.full = subscription.query_id, highwater is None
+        self.connections = stream.connections
+        self.held.clear()
+        self.highwaters.clear()
+        self.completes = 0
+        self.prune_due = False
+        if self.full:
+            self.image_due_at = math.inf  # counted from the prune: images never overlap
+
+    def checkpoint(self, event: CheckPoint) -> None:
+        if event.highwater_ts:
+            self.highwaters[event.stripe] = event.highwater_ts
+        if event.state == "Complete":
+            self.completes += 1
+            # After a full image, once: every key of the stripes has been seen.
+            self.prune_due = self.full and self.completes == self.connections
+
+    def highwater(self) -> int | None:
+        """The highwaterTs every record read so far is covered by (None until each
+        connection has sent one)."""
+        if len(self.highwaters) < self.connections:
+            return None
+        return min(self.highwaters.values())
 
     def stale(self, pkey: str, frame: bytes) -> bool:
         if pkey in self.held:
@@ -106,22 +183,26 @@ class _Relay:
         )
 
     async def drain(self) -> None:
-        """Publish what is buffered, then prune when due, then (idle for ``check_interval``)
-        an empty batch, which lets the sink notice it lost its data; unless backing off."""
+        """Publish what is buffered (with the highwaterTs once nothing is left), then prune
+        when due, then an empty batch when the highwaterTs moved or after ``check_interval``
+        idle (which lets the sink notice it lost its data); unless backing off."""
         while time.monotonic() >= self._retry_at:
+            highwater = self.highwater()
+            moved = highwater is not None and highwater != self._stored_highwater
             try:
-                if self.buffer:
-                    batch = self.buffer.batch(self.config.batch_size)
-                    await self.sink.publish(batch)
-                    self.buffer.done(batch)
-                    self.published += len(batch.entries)
-                elif self.prune_due:
+                if self.prune_due and not self.buffer:
                     pruned = await self.sink.prune(self.cls.MSG_NAME, self.stale)
                     self.prune_due = False
+                    if self.config.full_image_every > 0:
+                        self.image_due_at = time.monotonic() + self.config.full_image_every
                     if pruned:
                         log.warning("pruned %d stale keys from the last-value cache", pruned)
-                elif time.monotonic() - self._checked >= self.config.check_interval:
-                    await self.sink.publish(Batch((), (), 0))
+                elif (
+                    self.buffer
+                    or moved
+                    or time.monotonic() - self._checked >= self.config.check_interval
+                ):
+                    await self._publish(self.buffer.batch(self.config.batch_size, highwater))
                 else:
                     return
             except SinkError as exc:
@@ -139,6 +220,13 @@ class _Relay:
                 log.warning(
                     "publishing again; %d stream entries shed in all", self.buffer.shed_total
                 )
+
+    async def _publish(self, batch: Batch) -> None:
+        await self.sink.publish(batch)
+        self.buffer.done(batch)
+        self.published += len(batch.entries)
+        if batch.highwater is not None:
+            self._stored_highwater = batch.highwater
 
     def stats(self) -> WorkerStats:
         return WorkerStats(self.published, self.buffer.shed_total, self.failures)
@@ -167,21 +255,24 @@ async def run_worker(
         encoding=config.encoding,
         registry=registry,
         stripes=list(config.stripes) if config.stripes else False,
+        raw_frames=True,  # relayed as received: no encoding again
     )
     async with stream:
         relay = _Relay(sink, config, stream.registry.by_name(config.msgtype))
-        subscription = await stream.subscribe(relay.cls, where=config.where, view=config.view)
+        await relay.start(stream)
         while not stop():
-            if not await _read(stream, subscription.query_id, relay):
+            if not await _read(stream, relay):
                 break
             await relay.drain()
+            if time.monotonic() >= relay.image_due_at:
+                await relay.renew(stream)
     await relay.drain()
     if relay.buffer:
         log.warning("stopped with %d entries not published (the sink is down)", len(relay.buffer))
     return relay.stats()
 
 
-async def _read(stream: AsyncMLinkStream, query_id: int, relay: _Relay) -> bool:
+async def _read(stream: AsyncMLinkStream, relay: _Relay) -> bool:
     """Read into the relay's buffer for up to ``flush_interval`` or ``batch_size`` records;
     False when the stream has ended."""
     config = relay.config
@@ -198,10 +289,9 @@ async def _read(stream: AsyncMLinkStream, query_id: int, relay: _Relay) -> bool:
         except StopAsyncIteration:
             return False
         if isinstance(event, Record) and isinstance(event.message, relay.cls):
-            relay.take(event.message, deleted=event.deleted)
-        elif isinstance(event, CheckPoint) and event.query_id == query_id:
-            if event.state == "Complete":
-                relay.complete(stream.connections)
+            relay.take(event.message, deleted=event.deleted, frame=event.frame)
+        elif isinstance(event, CheckPoint) and event.query_id == relay.query_id:
+            relay.checkpoint(event)
         elif isinstance(event, StreamAck) and not event.ok:
             raise MLinkStreamError(
                 f"{config.msgtype} subscription refused: {event.result} {event.detail or ''}"

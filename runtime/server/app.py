@@ -15,7 +15,8 @@ With ``faults=True`` (``srmlink serve --faults``) the server also takes
 ``POST /srmlink/fault/{drop,stall,garbage}`` (authenticated like REST), to test how an
 application copes: every open WebSocket is cut without a close handshake, stops sending
 (``?seconds=N``, a finite number >= 0; default for good), or receives bytes that are not a
-frame.
+frame. ``POST /srmlink/fault/delete?msgtype=NAME&pkey=KEY...`` deletes records (MLink's API
+has no delete request; streams send each delete with ``_meta.is_deleted``, protobuf only).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import ipaddress
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
@@ -40,7 +41,7 @@ from .demo import seed, tick_forever
 from .rest import RestHandler
 from .safe_http import SafeAppRunner
 from .session import StreamSession
-from .store import LiveStore
+from .store import Deleted, LiveStore, UnknownRecordError
 
 __all__ = ["LocalServer", "StreamLimits", "create_app"]
 
@@ -152,13 +153,20 @@ class _Connection:
             and asyncio.get_running_loop().time() < self.stalled_until
         )
 
-    def _encoded(self, messages: list[Message]) -> list[str | bytes]:
+    def _encoded(self, messages: Sequence[Message | Deleted]) -> list[str | bytes]:
         """The frames carrying ``messages``; a record that cannot be encoded for this client
-        is logged and skipped, never stopping the batch."""
+        is logged and skipped, never stopping the batch. A delete goes to protobuf clients
+        as its last value with ``_meta.is_deleted``; MLink documents no delete flag for
+        JSON, so a JSON client is not told (the key is gone from REST and from a new
+        stream's image)."""
         parts: list[bytes] = []
-        for message in messages:
+        for item in messages:
+            deleted = isinstance(item, Deleted)
+            message = item.message if isinstance(item, Deleted) else item
+            if deleted and self.encoding != "proto":
+                continue
             try:
-                parts.append(encode_message(message, self.encoding))
+                parts.append(encode_message(message, self.encoding, deleted=deleted))
             except (EncodeError, ValueError, TypeError, OverflowError) as exc:
                 # ValueError / TypeError / OverflowError: what the encoders raise for a value
                 # out of range (a 2**64 integer, a string over a frame's length).
@@ -173,7 +181,7 @@ class _Connection:
             return [part.decode() for part in parts]
         return [b"".join(parts)] if parts else []
 
-    async def send(self, messages: list[Message]) -> None:
+    async def send(self, messages: Sequence[Message | Deleted]) -> None:
         """Queue ``messages`` as one batch (a snapshot is never interleaved with another
         stream's batch, so a client can attribute records to its query)."""
         if not messages or self._stalled() or self.ws.closed:
@@ -281,8 +289,12 @@ def _fault_endpoint(
         key = next((v for k, v in request.query.items() if k.lower() == "apikey"), "")
         if not (handler.authorised(_bearer(request)) or handler.authorised_key(key)):
             raise web.HTTPUnauthorized(text="fault injection needs the server's API key or a JWT")
+        if kind == "delete":
+            return _delete(handler, request)
         if kind not in _FAULTS:
-            raise web.HTTPNotFound(text=f"unknown fault {kind!r}; one of {', '.join(_FAULTS)}")
+            raise web.HTTPNotFound(
+                text=f"unknown fault {kind!r}; one of {', '.join(_FAULTS)}, delete"
+            )
         seconds = _stall_seconds(request.query.get("seconds")) if kind == "stall" else None
         targets = list(connections)
         for connection in targets:
@@ -297,6 +309,24 @@ def _fault_endpoint(
         return web.json_response({"fault": kind, "connections": len(targets)})
 
     return fault
+
+
+def _delete(handler: RestHandler, request: web.Request) -> web.Response:
+    """``POST /srmlink/fault/delete?msgtype=NAME&pkey=K&pkey=...``: delete records (all or
+    none) as MLink would, so clients see deletes: MLink's API has no delete request, so this
+    is the local server's own admin call."""
+    name = request.query.get("msgtype", "")
+    keys = request.query.getall("pkey", [])
+    if name not in handler.registry:
+        raise web.HTTPBadRequest(text=f"delete: unknown msgtype {name[:80]!r}")
+    if not keys:
+        raise web.HTTPBadRequest(text="delete: no pkey given (pkey=FLAT-KEY, repeatable)")
+    try:
+        handler.store.delete(name, keys)
+    except UnknownRecordError as exc:
+        raise web.HTTPNotFound(text=f"delete: {exc}") from None
+    log.warning("deleted %d %s record(s)", len(keys), name)
+    return web.json_response({"fault": "delete", "deleted": len(keys)})
 
 
 def create_app(

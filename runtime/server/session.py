@@ -21,7 +21,9 @@ as the loaded schema defines them:
   :mod:`.incoming`), and the connection goes on.
 
 Live objects replace whole: between two sends only the latest record per primary key is kept
-(``pending``), so a slow consumer gets fewer, fresher updates, never a backlog. Updates go out
+(``pending``), so a slow consumer gets fewer, fresher updates, never a backlog. A record
+deleted from the store (:meth:`LiveStore.delete`) is sent as a :class:`Deleted` (its last
+value, which the adapter frames with ``_meta.is_deleted``). Updates go out
 when the client signals ready (MLinkSignalReady), every ``activeLatency`` ms, or at once.
 """
 
@@ -44,7 +46,7 @@ from ..query import apply_view, check_view, compile_where, parse_view, parse_whe
 from ..records import wire_value
 from .incoming import Rejected, RequestReader, field_with_child
 from .rest import RestHandler, has_key
-from .store import record_key
+from .store import Deleted, record_key
 from .subscriptions import WAIT_SIGNAL, Sub, stream_ident, striped
 
 __all__ = ["StreamSession"]
@@ -541,11 +543,12 @@ class StreamSession:
                       type(exc).__name__)  # fmt: skip
             return False
 
-    def _on_change(self, name: str, key: str, message: Message, stamp: int) -> None:
+    def _on_change(self, name: str, key: str, message: Message, stamp: int, deleted: bool) -> None:
         woke = False
         for sub in self.subs:
             if name == sub.cls.MSG_NAME and self._admits(sub, message):
-                sub.pending[key] = message  # replaces any older pending update of this key
+                # Replaces any older pending update of this key (a delete too).
+                sub.pending[key] = Deleted(message) if deleted else message
                 woke = True
         if woke:
             self.wake()
@@ -566,17 +569,20 @@ class StreamSession:
         ]
         return min(times) if times else None
 
-    def due(self) -> list[Message]:
+    def due(self) -> list[Message | Deleted]:
         """Every batch that is due now, each closed by its checkpoint."""
         now = self.clock()
-        out: list[Message] = []
+        out: list[Message | Deleted] = []
         for sub in self.subs:
             if self._ready(sub, now):
                 out.extend(self._flush(sub, now))
         return out
 
-    def _flush(self, sub: Sub, now: float) -> list[Message]:
-        batch = [self._shape(sub, record) for record in sub.pending.values()]
+    def _flush(self, sub: Sub, now: float) -> list[Message | Deleted]:
+        batch = [
+            Deleted(self._shape(sub, r.message)) if isinstance(r, Deleted) else self._shape(sub, r)
+            for r in sub.pending.values()
+        ]
         sub.pending.clear()
         sub.last_flush = now
         signal_id, sub.signal_id = sub.signal_id, None

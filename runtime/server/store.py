@@ -2,21 +2,38 @@
 
 Live MLink objects are keyed by their primary key and replaced whole on every update; the
 store keeps the latest record per key and message type, with the time it last changed
-(nanoseconds since the epoch, like MLink's highwaterTs), and tells listeners about changes.
+(nanoseconds since the epoch, like MLink's highwaterTs), and tells listeners about changes
+and deletes.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+
+from attrs import frozen
 
 from ..message import Message
 
-__all__ = ["Listener", "LiveStore", "record_key"]
+__all__ = ["Deleted", "Listener", "LiveStore", "UnknownRecordError", "record_key"]
 
-Listener = Callable[[str, str, Message, int], None]
+#: ``listener(name, key, record, stamp, deleted)``: ``record`` is the new value, or for a
+#: delete the last value the key had.
+Listener = Callable[[str, str, Message, int, bool], None]
 _auto = itertools.count(1)
+
+
+class UnknownRecordError(LookupError):
+    """A delete named a primary key the store does not hold."""
+
+
+@frozen
+class Deleted:
+    """A delete to send: the last value of the deleted record (MLink sends it with
+    ``_meta.is_deleted`` set)."""
+
+    message: Message
 
 
 def record_key(message: Message) -> str:
@@ -46,9 +63,29 @@ class LiveStore:
         key = record_key(message)
         stamp = self._now()
         self._tables.setdefault(message.MSG_NAME, {})[key] = (message, stamp)
-        for listener in list(self._listeners):
-            listener(message.MSG_NAME, key, message, stamp)
+        self._tell(message.MSG_NAME, key, message, stamp, deleted=False)
         return key, stamp
+
+    def delete(self, name: str, keys: Sequence[str]) -> int:
+        """Delete the records of ``name`` with these flat primary keys (all or none); returns
+        the change time.
+
+        Raises:
+            UnknownRecordError: a key the store does not hold (named; nothing is deleted).
+        """
+        table = self._tables.get(name, {})
+        missing = [key for key in keys if key not in table]
+        if missing:
+            raise UnknownRecordError(f"{name} has no record with primary key {missing[0]!r}")
+        stamp = self._now()
+        for key in keys:
+            message, _ = table.pop(key)
+            self._tell(name, key, message, stamp, deleted=True)
+        return stamp
+
+    def _tell(self, name: str, key: str, message: Message, stamp: int, *, deleted: bool) -> None:
+        for listener in list(self._listeners):
+            listener(name, key, message, stamp, deleted)
 
     def get(self, name: str, key: str) -> Message | None:
         found = self._tables.get(name, {}).get(key)

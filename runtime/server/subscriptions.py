@@ -9,6 +9,7 @@ from attrs import define, field
 
 from ..message import Message
 from ..stripes import check_stripe, in_stripe
+from .store import Deleted
 
 __all__ = ["WAIT_SIGNAL", "Sub", "stream_ident", "striped"]
 
@@ -33,7 +34,7 @@ class Sub:
     latency: int | None
     ident: object = None
     keys: set[str] = field(factory=set)
-    pending: dict[str, Message] = field(factory=dict)
+    pending: dict[str, Message | Deleted] = field(factory=dict)
     armed: bool = False
     signal_id: int | None = None
     last_flush: float = 0.0

@@ -96,6 +96,9 @@ class AsyncMLinkStream:
             (and so the server slows down and coalesces).
         check_drift: on connect, compare the server's getmsgtypes (over REST, same host)
             with the registry and warn (SchemaDriftWarning) about differences; never fails.
+        raw_frames: each :class:`Record` also carries its MLink frame as received
+            (``Record.frame``; framed encodings), to pass a record on without encoding it
+            again.
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class AsyncMLinkStream:
         close_timeout: float = 5.0,
         max_queue: int = 10_000,
         check_drift: bool = False,
+        raw_frames: bool = False,
     ) -> None:
         if encoding not in ("json", "jsonf", "proto"):
             raise ValueError(f"encoding must be json, jsonf or proto, not {encoding!r}")
@@ -142,7 +146,11 @@ class AsyncMLinkStream:
         self._credentials = credentials
         self._connections = [
             Connection(
-                self, ClientProtocol(self.registry, encoding, credentials, flow=flow, jwt=jwt), code
+                self,
+                ClientProtocol(
+                    self.registry, encoding, credentials, flow=flow, jwt=jwt, raw_frames=raw_frames
+                ),
+                code,
             )
             for code in codes
         ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..codec import Header, UnknownMessage
 from ..errors import DecodeError
@@ -41,12 +41,14 @@ class Record(Generic[M_co]):
     ``deleted``: the object with this primary key was deleted).
 
     A subscription's own records are ``Record[ItsClass]``; the stream at large yields
-    ``Record[Message | UnknownMessage]``.
+    ``Record[Message | UnknownMessage]``. ``frame``: the MLink frame as received, for a
+    stream opened with ``raw_frames=True`` (framed encodings; None otherwise).
     """
 
     message: M_co
     header: Header | None = None
     deleted: bool = False
+    frame: bytes | None = field(default=None, repr=False)
 
 
 @frozen
@@ -69,7 +71,9 @@ class CheckPoint:
     """A stream's progress: ``state`` is Begin, Active, Complete, Replaced, Terminated or Error.
 
     ``highwater_ts`` (ns since the epoch) is the point a resumed stream starts after;
-    ``signal_id`` echoes the SignalReady whose batch this checkpoint closes.
+    ``signal_id`` echoes the SignalReady whose batch this checkpoint closes; ``stripe`` is
+    the stripe of the connection it came on (None: an unstriped stream), so a striped
+    stream's highwater can be followed per connection.
     """
 
     state: str
@@ -78,6 +82,7 @@ class CheckPoint:
     highwater_ts: int | None
     detail: str | None
     message: Message
+    stripe: str | None = None
 
 
 @frozen

@@ -124,8 +124,10 @@ class ClientProtocol:
         *,
         flow: Flow | None = None,
         jwt: str | None = None,
+        raw_frames: bool = False,
     ) -> None:
         self.registry = registry
+        self.raw_frames = raw_frames  # records carry their frames as received
         self.encoding: Encoding = encoding
         self.credentials = credentials
         self.jwt = jwt
@@ -134,7 +136,7 @@ class ClientProtocol:
         self.logged_on = False
         self._ids = itertools.count(1)
         self._signals = itertools.count(1)
-        self._decoder = FrameDecoder(encoding, registry=registry)
+        self._decoder = FrameDecoder(encoding, registry=registry, frames=raw_frames)
         #: signal id sent and not yet closed by a checkpoint (None: none outstanding).
         self.outstanding_signal: int | None = None
 
@@ -165,7 +167,7 @@ class ClientProtocol:
 
     def connection_made(self) -> list[bytes]:
         """A new connection: the logon, then a resume request per open subscription."""
-        self._decoder = FrameDecoder(self.encoding, registry=self.registry)
+        self._decoder = FrameDecoder(self.encoding, registry=self.registry, frames=self.raw_frames)
         self.logged_on = False
         self.outstanding_signal = None
         out = [self.logon()] if self.authenticates else []
@@ -328,7 +330,7 @@ class ClientProtocol:
             event = self._control(message)
             if event is None:
                 self._advance_keyed(message.MSG_NAME, envelope)
-                events.append(Record(message, envelope.header, envelope.deleted))
+                events.append(Record(message, envelope.header, envelope.deleted, envelope.frame))
             elif not isinstance(event, bool):
                 events.append(event)
         return events
@@ -438,7 +440,13 @@ class ClientProtocol:
         ):
             self.outstanding_signal = None
         return CheckPoint(
-            state, query_id, signal_id, highwater, wire_value(message, "detail"), message
+            state,
+            query_id,
+            signal_id,
+            highwater,
+            wire_value(message, "detail"),
+            message,
+            sub.stripe if sub is not None else None,
         )
 
 

@@ -64,6 +64,7 @@ class MLinkStream:
         close_timeout: float = 5.0,
         max_queue: int = 10_000,
         check_drift: bool = False,
+        raw_frames: bool = False,
     ) -> None:
         # Built before the thread starts, so a bad argument leaves nothing running (asyncio
         # queues and locks bind to a loop on first use, not when created).
@@ -86,6 +87,7 @@ class MLinkStream:
             close_timeout=close_timeout,
             max_queue=max_queue,
             check_drift=check_drift,
+            raw_frames=raw_frames,
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(

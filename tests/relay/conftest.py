@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import redis
 
 from srmlink.messages import OptionNbboQuote
 from srmlink.relay import RelayReader
+from srmlink.testing import ServerProcess, start_server
 
 
 class RedisServer:
@@ -119,3 +121,13 @@ def consume_in_group(url: str, consumers: int) -> list[list[str]]:
     for thread in threads:
         thread.join(timeout=30)
     return seen
+
+
+@contextlib.contextmanager
+def quiet_server() -> Iterator[ServerProcess]:
+    """``srmlink serve`` with nothing ticking and the fault endpoints (deletes included)."""
+    process = start_server(extra=["--tick", "0", "--faults"])
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -22,9 +22,9 @@ import pytest
 from srmlink.codec import encode_message
 from srmlink.messages import OptionNbboQuote
 from srmlink.relay import RedisSink, RelayReader, WorkerConfig, run_worker
-from srmlink.testing import TEST_API_KEY, ServerProcess, start_server
+from srmlink.testing import TEST_API_KEY, ServerProcess
 
-from .conftest import RedisServer, consume_in_group
+from .conftest import RedisServer, consume_in_group, quiet_server
 from .test_relay_sink import quote
 
 _STARTED = re.compile(r"worker (\d+) pid (\d+) stripes")
@@ -32,11 +32,8 @@ _STARTED = re.compile(r"worker (\d+) pid (\d+) stripes")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    process = start_server(extra=["--tick", "0", "--faults"])
-    try:
+    with quiet_server() as process:
         yield process
-    finally:
-        process.stop()
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from srmlink import OptionKey
 from srmlink.errors import DecodeError, QueryError
 from srmlink.keys import CallPut
-from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey
+from srmlink.messages import OptionNbboQuote, OptionNbboQuotePKey, registry
+from srmlink.records import make
 from srmlink.relay import (
     AsyncRelayReader,
     RedisSink,
@@ -20,10 +22,11 @@ from srmlink.relay import (
     lvc_key,
     stream_key,
 )
-from srmlink.relay.redis_sink import safe_url, stats_key
-from srmlink.relay.sink import Batch, Buffer, entry_of
+from srmlink.relay.redis_sink import resume_key, safe_url, stats_key
+from srmlink.relay.sink import Batch, Buffer, ResumePoint, entry_of
 from srmlink.relay.supervisor import parse_stripes, split_stripes
 from srmlink.relay.worker import WorkerConfig, _Relay
+from srmlink.stream import CheckPoint
 from srmlink.stripes import STRIPES
 
 from .conftest import RedisServer, consume_in_group
@@ -253,3 +256,63 @@ def test_a_sink_notices_that_redis_lost_what_it_published(redis_server: RedisSer
             await sink.close()
 
     asyncio.run(go())
+
+
+def test_a_batch_carries_the_highwater_only_when_it_takes_everything_buffered() -> None:
+    buffer = Buffer(10)
+    for i in range(3):
+        buffer.add(entry_of(quote("AAPL", 100 + i, 1.0), "proto"))
+    assert buffer.batch(2, highwater=7).highwater is None  # a key would be left behind
+    whole = buffer.batch(3, highwater=7)
+    assert whole.highwater == 7
+    buffer.done(whole)
+    assert buffer.batch(1, highwater=8) == Batch((), (), 0, 8)  # nothing left: an empty one
+
+
+def test_the_highwater_is_written_with_its_batch_and_read_back_per_worker(
+    redis_server: RedisServer,
+) -> None:
+    entry = entry_of(quote("SPY", 1, 1.0), "proto")
+
+    async def go() -> None:
+        mine, other = RedisSink(redis_server.url, marker="A,C"), RedisSink(redis_server.url)
+        try:
+            assert await mine.resume_point("OptionNbboQuote") is None
+            await mine.publish(Batch((entry,), (entry,), 0, highwater=41))
+            assert await mine.resume_point("OptionNbboQuote") == ResumePoint(41, 0)
+            await mine.publish(Batch((entry,), (entry,)))  # no highwater: the stored one stays
+            before = time.time_ns()
+            assert await mine.prune("OptionNbboQuote", lambda pkey, frame: False) == 0
+            point = await mine.resume_point("OptionNbboQuote")
+            assert point is not None and point.highwater == 41 and point.image_ns >= before
+            assert await other.resume_point("OptionNbboQuote") is None
+            redis_server.stop(save=True)
+            with pytest.raises(SinkError, match="resume"):
+                await mine.resume_point("OptionNbboQuote")
+        finally:
+            await mine.close()
+            await other.close()
+
+    asyncio.run(go())
+    redis_server.start()  # with what it saved: the highwater is a plain hash field
+    raw = redis_server.client()
+    assert raw.hget(resume_key("OptionNbboQuote"), "A,C") == b"41"
+    raw.close()
+
+
+def test_a_worker_s_highwater_is_the_lowest_of_its_connections_once_each_has_one() -> None:
+    config = WorkerConfig("OptionNbboQuote", ("A", "B"), "redis://127.0.0.1:1/0")
+    relay = _Relay(RedisSink(config.redis_url), config, OptionNbboQuote)
+    relay.connections = 2
+
+    def checkpoint(state: str, highwater: int | None, stripe: str) -> CheckPoint:
+        message = make(registry, "MLinkStreamCheckPt", state=state)
+        return CheckPoint(state, relay.query_id, None, highwater, None, message, stripe)
+
+    relay.checkpoint(checkpoint("Begin", None, "A"))
+    relay.checkpoint(checkpoint("Complete", 50, "A"))
+    assert relay.highwater() is None and not relay.prune_due  # B has sent none yet
+    relay.checkpoint(checkpoint("Complete", 40, "B"))
+    assert relay.highwater() == 40 and relay.prune_due  # both images complete: prune
+    relay.checkpoint(checkpoint("Active", 60, "B"))
+    assert relay.highwater() == 50
