@@ -433,7 +433,7 @@ def encode_message(
                 f"{message.MSG_NAME} has no message number: framed encodings need one"
             )
         return encode_frame(
-            "P", message.MSG_NUM, proto_encoder(type(message), deleted=True)(message)
+            "P", message.MSG_NUM, _protoc().proto_encoder(type(message), deleted=True)(message)
         )
     if encoding == "json":
         return _json_record(message, _header(header, stamp))
