@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from srmlink.errors import QueryError
-from srmlink.messages import OptionNbboQuote
+from srmlink.messages import GlobalDividends, OptionNbboQuote
 from srmlink.query import field_getter
 from srmlink.query.resolve import _close_matches
+from srmlink.query.views import OrderTerm
 
 
 def test_at_most_three_suggestions() -> None:
@@ -21,3 +22,16 @@ def test_at_most_three_suggestions() -> None:
 def test_an_unknown_first_part_of_a_path_is_the_one_named() -> None:
     with pytest.raises(QueryError, match=r"^OptionNbboQuote: no field 'bogus'$"):
         field_getter(OptionNbboQuote, "bogus.tk")
+
+
+def test_a_ticker_key_has_no_expiration_part() -> None:
+    with pytest.raises(QueryError, match=r"^GlobalDividends: no key part 'ticker\.dt' \(did you"):
+        field_getter(GlobalDividends, "ticker.dt")
+    label, _ = field_getter(GlobalDividends, "ticker.tk")
+    assert label == "ticker.tk"
+
+
+def test_an_order_term_needs_a_path() -> None:
+    with pytest.raises(QueryError, match=r"^'' is not a field path such as okey\.xx$"):
+        OrderTerm(())
+    assert str(OrderTerm(("okey", "xx"), descending=True)) == "okey.xx:DESC"

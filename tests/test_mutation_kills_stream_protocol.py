@@ -21,7 +21,15 @@ from srmlink.errors import MLinkStreamError
 from srmlink.messages import OptionNbboQuote, registry
 from srmlink.records import has_field
 from srmlink.registry import Registry
-from srmlink.stream import CheckPoint, ClientProtocol, Record, StreamRequest, protocol
+from srmlink.stream import (
+    CheckPoint,
+    ClientProtocol,
+    DataAck,
+    Record,
+    StreamAck,
+    StreamRequest,
+    protocol,
+)
 from srmlink.stream.protocol import RequestOptions, _query_id, _wire_name, detect_flow
 
 from .conftest import snapshot_registry
@@ -290,3 +298,47 @@ def test_a_message_of_an_unknown_type_does_not_end_the_frame() -> None:
     assert isinstance(first, Record) and isinstance(first.message, UnknownMessage)
     assert first.message.name == "NotInThisSchema"
     assert isinstance(second, Record) and second.message == OptionNbboQuote(bid_size=7)
+
+
+def json_frame(name: str, message: dict[str, Any]) -> bytes:
+    return json.dumps({"header": {"mTyp": name}, "message": message}).encode()
+
+
+def test_a_new_connection_is_not_logged_on_until_the_server_says_so() -> None:
+    client = ClientProtocol(registry, "json", Credentials("KEY"))
+    client.connection_made()
+    client.receive(json_frame("MLinkAdmin", {"state": "LoggedOn"}))
+    assert client.logged_on
+    assert [sent(frame)[0] for frame in client.connection_made()] == ["MLinkLogon"]
+    assert not client.logged_on
+
+
+def test_the_2023_flow_unsubscribes_by_closing(registry_2023: Registry) -> None:
+    client = ClientProtocol(registry_2023, "json", None)
+    client.subscribe(StreamRequest(1, "OptionNbboQuote"))
+    assert client.unsubscribe(1) is None
+    assert client.subscriptions == {}
+
+
+def test_data_acks_carry_the_servers_result() -> None:
+    client = ClientProtocol(registry, "json", None)
+    (ok,) = client.receive(json_frame("MLinkDataAck", {"msgType": 2745, "result": "OK"}))
+    assert isinstance(ok, DataAck) and (ok.msg_type, ok.ok, ok.result) == (2745, True, "OK")
+    bad = json_frame("MLinkDataAck", {"result": "JsonError", "detail": "line 1"})
+    (refused,) = client.receive(bad)
+    assert isinstance(refused, DataAck)
+    assert (refused.ok, refused.result, refused.detail) == (False, "JsonError", "line 1")
+
+
+def test_subscribe_acks_say_ok_or_error() -> None:
+    client = ClientProtocol(registry, "json", None)
+    pkeys = ("AAPL-NMS-EQT-2026-12-18-190-C",)
+    client.subscribe(StreamRequest(1, "OptionNbboQuote", pkeys=pkeys))
+    client.subscribe(StreamRequest(2, "OptionNbboQuote", pkeys=pkeys))
+    (ok,) = client.receive(json_frame("MLinkSubscribeAck", {"subscribeID": 1, "succeeded": "Yes"}))
+    assert isinstance(ok, StreamAck) and (ok.query_id, ok.ok, ok.result) == (1, True, "OK")
+    refusal = {"subscribeID": 2, "succeeded": "No", "errorMsg": "no such key"}
+    (refused,) = client.receive(json_frame("MLinkSubscribeAck", refusal))
+    assert isinstance(refused, StreamAck)
+    assert (refused.ok, refused.result, refused.detail) == (False, "Error", "no such key")
+    assert list(client.subscriptions) == [1]
