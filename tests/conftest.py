@@ -36,6 +36,12 @@ _LONG_MODULES = ("test_roundtrip.py", "test_framing_fuzz.py", "test_codec_reenco
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.name not in _LONG_MODULES)  # stable: order kept
+    if os.environ.get("SRMLINK_PROPERTY_TESTS_LAST"):
+        # Mutation runs stop at the first failure (-x): the example-based tests, which kill
+        # most mutants, run before the property tests, which take most of the time.
+        items.sort(
+            key=lambda item: getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        )
 
 
 # Loggers whose level a test must leave as it found it: one left at DEBUG makes every later
