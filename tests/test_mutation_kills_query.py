@@ -6,7 +6,9 @@ import pytest
 
 from srmlink.errors import QueryError
 from srmlink.messages import GlobalDividends, OptionNbboQuote
-from srmlink.query import field_getter
+from srmlink.messages.enums import UpdateType
+from srmlink.query import field_getter, parse_order, parse_view, sort_key
+from srmlink.query.grammar import Comparison
 from srmlink.query.resolve import _close_matches
 from srmlink.query.views import OrderTerm
 
@@ -35,3 +37,27 @@ def test_an_order_term_needs_a_path() -> None:
     with pytest.raises(QueryError, match=r"^'' is not a field path such as okey\.xx$"):
         OrderTerm(())
     assert str(OrderTerm(("okey", "xx"), descending=True)) == "okey.xx:DESC"
+
+
+def test_a_comparisons_message_type_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Comparison(("bidSize",), "eq", "1", OptionNbboQuote)  # type: ignore[call-arg]
+
+
+def test_an_empty_view_is_refused_at_its_start() -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_view("  ")
+    assert (caught.value.position, str(caught.value)) == (
+        0,
+        "cannot parse '  ' at position 0: empty view",
+    )
+
+
+def test_enum_values_without_a_number_sort_after_the_others_by_name() -> None:
+    records = [
+        OptionNbboQuote(bid_size=1, update_type=UpdateType.from_wire("Zeta")),
+        OptionNbboQuote(bid_size=2, update_type=UpdateType.from_wire("Alpha")),
+        OptionNbboQuote(bid_size=3, update_type=UpdateType.PRC_CHANGE),
+    ]
+    ordered = sorted(records, key=sort_key(parse_order("updateType:ASC"), OptionNbboQuote))
+    assert [r.bid_size for r in ordered] == [3, 2, 1]

@@ -260,13 +260,16 @@ def test_a_schema_with_neither_streaming_flow_is_refused() -> None:
         detect_flow(empty)
 
 
+QUOTE_NUMBER = OptionNbboQuote.MSG_NUM or 0
+
+
 def proto_quote(sent: int) -> bytes:
     """An OptionNbboQuote frame whose ``_meta.time_sent`` is ``sent`` (0: not said)."""
     message = protobuf_class(OptionNbboQuote)()
     message._meta.message_type = "OptionNbboQuote"
     message._meta.time_sent = sent
-    payload = message.SerializeToString()
-    return b"\r\nP%05d%06d" % (OptionNbboQuote.MSG_NUM, len(payload)) + payload
+    payload: bytes = message.SerializeToString()
+    return b"\r\nP%05d%06d" % (QUOTE_NUMBER, len(payload)) + payload
 
 
 def test_a_keyed_subscription_resumes_after_the_latest_record_sent() -> None:
@@ -293,7 +296,7 @@ def test_a_message_of_an_unknown_type_does_not_end_the_frame() -> None:
     unknown = b'{"header":{"mTyp":"NotInThisSchema"},"message":{}}'
     quote = b'{"header":{"mTyp":"OptionNbboQuote"},"message":{"bidSize":7}}'
     data = b"\r\nJ%05d%06d" % (99999, len(unknown)) + unknown
-    data += b"\r\nJ%05d%06d" % (OptionNbboQuote.MSG_NUM, len(quote)) + quote
+    data += b"\r\nJ%05d%06d" % (QUOTE_NUMBER, len(quote)) + quote
     first, second = client.receive(data)
     assert isinstance(first, Record) and isinstance(first.message, UnknownMessage)
     assert first.message.name == "NotInThisSchema"
