@@ -7,7 +7,7 @@ import pytest
 from srmlink.errors import QueryError
 from srmlink.messages import GlobalDividends, OptionNbboQuote
 from srmlink.messages.enums import UpdateType
-from srmlink.query import field_getter, parse_order, parse_view, sort_key
+from srmlink.query import field_getter, parse_order, parse_view, parse_where, sort_key
 from srmlink.query.grammar import Comparison
 from srmlink.query.resolve import _close_matches
 from srmlink.query.views import OrderTerm
@@ -61,3 +61,18 @@ def test_enum_values_without_a_number_sort_after_the_others_by_name() -> None:
     ]
     ordered = sorted(records, key=sort_key(parse_order("updateType:ASC"), OptionNbboQuote))
     assert [r.bid_size for r in ordered] == [3, 2, 1]
+
+
+def test_a_missing_value_names_the_comparison_it_ends() -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_where("bidSize:eq:1 & askSize:eq:")
+    assert str(caught.value) == (
+        "cannot parse 'bidSize:eq:1 & askSize:eq:' at position 26: "
+        "missing value after 'askSize:eq:'"
+    )
+
+
+def test_a_term_unset_on_both_sides_leaves_the_order_to_the_next_term() -> None:
+    records = [OptionNbboQuote(bid_size=size) for size in (3, 1, 2)]
+    key = sort_key(parse_order("bidPrice:ASC,bidSize:ASC"), OptionNbboQuote)
+    assert [r.bid_size for r in sorted(records, key=key)] == [1, 2, 3]
