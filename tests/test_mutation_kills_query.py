@@ -7,7 +7,7 @@ import pytest
 from srmlink.errors import QueryError
 from srmlink.messages import GlobalDividends, OptionNbboQuote
 from srmlink.messages.enums import UpdateType
-from srmlink.query import field_getter, parse_order, parse_view, parse_where, sort_key
+from srmlink.query import And, Or, field_getter, parse_order, parse_view, parse_where, sort_key
 from srmlink.query.grammar import Comparison
 from srmlink.query.resolve import _close_matches
 from srmlink.query.views import OrderTerm
@@ -76,3 +76,11 @@ def test_a_term_unset_on_both_sides_leaves_the_order_to_the_next_term() -> None:
     records = [OptionNbboQuote(bid_size=size) for size in (3, 1, 2)]
     key = sort_key(parse_order("bidPrice:ASC,bidSize:ASC"), OptionNbboQuote)
     assert [r.bid_size for r in sorted(records, key=key)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("node", [And, Or])
+def test_and_or_parts_must_be_where_nodes(node: type[And] | type[Or]) -> None:
+    comparison = parse_where("bidSize:eq:1")
+    expected = rf"^{node.__name__} parts must be where nodes, not 'junk'$"
+    with pytest.raises(QueryError, match=expected):
+        node((comparison, "junk"))  # type: ignore[arg-type]
