@@ -115,8 +115,9 @@ def bench_relay(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Issue 11's rows (decode cold / warm, wide messages, encode, start-up) and wire -> Arrow,
-    each against a baseline with no srmlink code; prints every goal with PASS / FAIL.
+    """Issue 11's rows (decode cold / warm, wide messages, encode, start-up, WebSocket snapshot,
+    live stream, REST getmsgs against a local server) and wire -> Arrow, each against a
+    baseline with no srmlink code; prints every goal with PASS / FAIL.
 
     ``nox -s bench -- --quick`` runs a fifth of the sizes, 3 runs each (about a minute).
     """
@@ -124,6 +125,7 @@ def bench(session: nox.Session) -> None:
     quick = "--quick" in session.posargs
     session.run("python", "benchmarks/bench_codec.py", *session.posargs)
     session.run("python", "benchmarks/bench_import.py", *session.posargs)
+    session.run("python", "benchmarks/bench_stream.py", *session.posargs)
     session.run("python", "benchmarks/bench_frames.py", *(["-n", "200000"] if quick else []))
 
 

@@ -120,7 +120,9 @@ def test_query_table(capsys: pytest.CaptureFixture[str], server: ServerProcess) 
     )
     assert (code, err) == (0, "")
     header, rule, *rows, summary = out.splitlines()
-    assert header.split() == ["okey", "updateType", "bidPrice", "askPrice", "bidSize", "askSize"]
+    # srcTimestamp: the demo stamps each quote when it is made.
+    columns = ["okey", "updateType", "bidPrice", "askPrice", "bidSize", "askSize", "srcTimestamp"]
+    assert header.split() == columns
     assert set(rule) == {"-", " "}
     assert len(rows) == 5
     assert all(row.startswith("AAPL-NMS-EQT-") and "PrcChange" in row for row in rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any, Literal
 
 import orjson
@@ -80,6 +80,7 @@ class _Decoding:
         self.registry = registry if registry is not None else default_registry()
         self._by_name: dict[str, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
         self._by_mnum: dict[int, tuple[type[Message] | None, Callable[[Any], Any] | None]] = {}
+        self._headers: dict[str, Header] = {}  # per type, for envelopes whose header is mTyp
 
     def _class(self, name: str | None, mnum: int | None) -> type[Message] | None:
         try:
@@ -195,18 +196,19 @@ class _Decoding:
     def frames(self, frames: Iterable[tuple[str, int, bytes, int]]) -> list[Any]:
         """Every frame of ``frames`` decoded, in order; a DecodeError names its offset.
 
-        The common frame (a known type, a well-formed envelope, no envelopes asked for) is
-        decoded inline here, one Python call per record; anything else goes through
-        :meth:`frame`, which checks everything and raises the precise error.
+        The common frame (a known type, a well-formed envelope; with envelopes, a header of
+        ``mTyp`` alone, shared by every envelope of its type) is decoded inline here, one
+        Python call per record; anything else goes through :meth:`frame`, which checks
+        everything and raises the precise error.
         """
         frame = self.frame
-        if self.envelopes:
-            return [frame(kind, mnum, payload, at) for kind, mnum, payload, at in frames]
+        envelopes, kept = self.envelopes, self.frames_kept
         out: list[Any] = []
         append = out.append
-        loads, by_name, by_mnum = orjson.loads, self._by_name, self._by_mnum
+        loads, by_name, by_mnum, headers = orjson.loads, self._by_name, self._by_mnum, self._headers
         for kind, mnum, payload, at in frames:
-            decoder = None
+            decoder: Callable[[Any], Any] | None = None
+            name: Any = None
             arg: Any = payload
             if kind == "J":
                 try:
@@ -214,23 +216,37 @@ class _Decoding:
                 except orjson.JSONDecodeError:
                     obj = None  # frame() raises with the offset
                 head = obj.get("header") if obj.__class__ is dict else None
-                mtyp = head.get("mTyp") if head.__class__ is dict else None
-                found = by_name.get(mtyp) if mtyp.__class__ is str else None
+                # An envelope's header inline only when it is mTyp alone (as servers send it).
+                if head.__class__ is dict and not (envelopes and len(head) != 1):
+                    name = head.get("mTyp")
+                found = by_name.get(name) if name.__class__ is str else None
                 arg = obj.get("message") if found is not None else None
                 if arg.__class__ is dict:
                     decoder = found[1]  # type: ignore[index]
             else:
                 found = by_mnum.get(mnum)
-                if found is not None:
-                    decoder = found[1]
+                if found is not None and found[0] is not None:
+                    name, decoder = found[0].MSG_NAME, found[1]
             if decoder is None:
                 append(frame(kind, mnum, payload, at))
                 continue
             try:
-                append(decoder(arg))
+                result = decoder(arg)
             except DecodeError as exc:
                 exc.offset = at
                 raise
+            if not envelopes:
+                append(result)
+                continue
+            header = headers.get(name)
+            if header is None:  # shared by every envelope of the type: read-only extras
+                header = headers[name] = Header(mtyp=name, extra=MappingProxyType({}))
+            # The header is fixed-width: rebuilt, it gives the frame's bytes as received.
+            raw = encode_frame(kind, mnum, payload) if kept else None
+            if kind == "J":
+                append(Envelope(header, result, at, frame=raw))
+            else:
+                append(Envelope(header, result[0], at, result[1], raw))
         return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -375,8 +376,11 @@ def _out_of_range(field: str, value: int, low: int, high: int) -> None:
     raise DecodeError(f"{value} is outside the wire range {low}..{high}", field=field)
 
 
+_meta_values = operator.attrgetter(*(name for name, _ in _META_FIELDS))
+
+
 def _meta(m: Any) -> MessageMeta:
-    return MessageMeta(*[getattr(m, name) for name, _ in _META_FIELDS])
+    return MessageMeta._make(_meta_values(m))
 
 
 def proto_decoder(cls: type, *, meta: bool = False) -> Callable[[bytes], Any]:

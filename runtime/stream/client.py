@@ -49,8 +49,9 @@ from ..keys import ExpiryKey, OptionKey, TickerKey
 from ..message import Message, PrimaryKey
 from ..registry import Registry, default_registry
 from ..stripes import STRIPES
+from .buffer import EventBuffer, Failure
 from .cache import LastValueCache
-from .connection import Connection, Failure, gather_all
+from .connection import Connection, gather_all
 from .events import Event
 from .protocol import SIGNAL_READY, ClientProtocol, Flow, RequestOptions, StreamRequest
 from .subscription import AsyncSubscription
@@ -163,8 +164,8 @@ class AsyncMLinkStream:
         self.heartbeat_timeout = heartbeat_timeout if "MLinkHeartbeat" in self.registry else None
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
-        self._queue: asyncio.Queue[Event | Failure] = asyncio.Queue(max_queue)
-        self._getter: asyncio.Future[Event | Failure] | None = None
+        self._queue = EventBuffer(max_queue)
+        self._getter: asyncio.Future[None] | None = None
         self._ids = itertools.count(1)
         self.closed = False
         self._check_drift = check_drift
@@ -186,7 +187,7 @@ class AsyncMLinkStream:
         return len(self._connections)
 
     @property
-    def queue(self) -> asyncio.Queue[Event | Failure]:
+    def queue(self) -> EventBuffer:
         """Where every connection puts its events, in order (internal)."""
         return self._queue
 
@@ -415,28 +416,31 @@ class AsyncMLinkStream:
             StopAsyncIteration: the stream was closed and everything received was consumed.
             AuthError / MLinkStreamError / MLinkTransportError: the session failed.
         """
-        if self._getter is None:
-            if not self._queue.empty():
-                # Events already received: no task and no wait per event (the costly part
-                # of a busy stream's per-record path); pacing is untouched, as SignalReady
-                # goes out only once the queue is drained.
-                return self._deliver(self._queue.get_nowait())
-            if self.closed:
+        while True:
+            if self._getter is None:
+                if self._queue:
+                    # Events already received: no task and no wait per event (the costly
+                    # part of a busy stream's per-record path); pacing is untouched, as
+                    # SignalReady goes out only once the buffer is drained.
+                    return self._deliver(self._queue.get_nowait())
+                if self.closed:
+                    raise StopAsyncIteration
+                # The consumer has drained everything it was given: ask for the next batch.
+                for connection in self._connections:
+                    if connection.wants_signal:
+                        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                            await connection.send(connection.protocol.signal_ready())
+                self._getter = self._queue.wait()
+            getter = self._getter
+            done, _ = await asyncio.wait({getter}, timeout=timeout)
+            if not done:
+                raise TimeoutError(f"no MLink event within {timeout} s")
+            if getter.cancelled():  # close() ended the wait
                 raise StopAsyncIteration
-            # The consumer has drained everything it was given: ask for the next batch.
-            for connection in self._connections:
-                if connection.wants_signal:
-                    with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-                        await connection.send(connection.protocol.signal_ready())
-            self._getter = asyncio.ensure_future(self._queue.get())
-        getter = self._getter
-        done, _ = await asyncio.wait({getter}, timeout=timeout)
-        if not done:
-            raise TimeoutError(f"no MLink event within {timeout} s")
-        if getter.cancelled():  # close() ended the wait
-            raise StopAsyncIteration
-        self._getter = None
-        return self._deliver(getter.result())
+            if self._getter is getter:
+                self._getter = None
+            if self._queue:
+                return self._deliver(self._queue.get_nowait())
 
     def _deliver(self, item: Event | Failure) -> Event:
         if isinstance(item, Failure):

@@ -26,11 +26,12 @@ from ..errors import (
     MLinkTimeoutError,
     MLinkTransportError,
 )
+from .buffer import EventBuffer, Failure
 from .cache import LastValueCache
-from .events import Event, Reconnected
+from .events import Reconnected
 from .protocol import ClientProtocol
 
-__all__ = ["Connection", "Failure", "Settings"]
+__all__ = ["Connection", "Settings"]
 
 log = logging.getLogger("srmlink.stream")
 # The websockets connection logs here: at DEBUG it prints every frame, and the frames we
@@ -54,15 +55,6 @@ class _HideSentPayloads(logging.Filter):
 WIRE_LOG.addFilter(_HideSentPayloads())
 
 
-class Failure:
-    """Carries an exception from a reader task to the consumer, in order."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 class Settings(Protocol):
     """What a connection reads from the stream that owns it."""
 
@@ -77,7 +69,7 @@ class Settings(Protocol):
     closed: bool
 
     @property
-    def queue(self) -> asyncio.Queue[Event | Failure]: ...
+    def queue(self) -> EventBuffer: ...
 
     def headers(self) -> dict[str, str]: ...
 
@@ -175,10 +167,11 @@ class Connection:
                 data = frame.encode() if isinstance(frame, str) else frame
                 events = self.protocol.receive(data)
                 await self._announce_once()
-                for event in events:
-                    if owner.cache is not None:
+                if owner.cache is not None:
+                    for event in events:
                         owner.cache.apply(event)
-                    await owner.queue.put(event)
+                # A frame's events in one step: no await or task switch per record.
+                await owner.queue.put(events)
                 if self.protocol.logged_on and self._logged_on and not self._logged_on.done():
                     self._logged_on.set_result(None)
         except asyncio.CancelledError:
@@ -210,14 +203,14 @@ class Connection:
         announce = self._announce
         if announce is not None and (self.protocol.logged_on or not self.protocol.authenticates):
             self._announce = None
-            await self.owner.queue.put(announce)
+            await self.owner.queue.put((announce,))
 
     def fail(self, error: BaseException) -> None:
         """End the session with ``error`` (seen by connect() or by the consumer, in order)."""
         if self._logged_on is not None and not self._logged_on.done():
             self._logged_on.set_exception(error)
             self._logged_on.exception()  # retrieved here too: the consumer may never wait
-        self.owner.queue.put_nowait(Failure(error))
+        self.owner.queue.put_nowait((Failure(error),))
 
     async def _reconnect(self, reason: str) -> None:
         owner = self.owner

@@ -18,7 +18,7 @@ twice are harmless and none is skipped.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -139,6 +139,17 @@ class ClientProtocol:
         self._decoder = FrameDecoder(encoding, registry=registry, frames=raw_frames)
         #: signal id sent and not yet closed by a checkpoint (None: none outstanding).
         self.outstanding_signal: int | None = None
+        # What each control message becomes (True: consumed silently); any other is data.
+        self._control: dict[str, Callable[[Message], Event | bool]] = {
+            "MLinkAdmin": self._admin,
+            "MLinkStreamAck": self._ack,
+            "MLinkSubscribeAck": self._ack,
+            "MLinkStreamCheckPt": self._checkpoint,
+            "MLinkSubscribeCheckPt": self._checkpoint,
+            "MLinkResponse": self._checkpoint,
+            "MLinkHeartbeat": self._heartbeat,
+            "MLinkDataAck": self._data_ack,
+        }
 
     # ---- requests --------------------------------------------------------------------------
 
@@ -319,20 +330,27 @@ class ClientProtocol:
             FramingError: the frame stream is corrupt; the connection must be dropped.
         """
         events: list[Event] = []
+        append = events.append
+        # Asked once a frame, not once a record: most streams have no by-key subscription.
+        keyed = any(sub.pkeys for sub in self.subscriptions.values())
         for envelope in self._decoded(data):
             if isinstance(envelope, BadMessage):
-                events.append(envelope)
+                append(envelope)
                 continue
             message = envelope.message
             if not isinstance(message, Message):
-                events.append(Record(message, envelope.header))
+                append(Record(message, envelope.header))
                 continue
-            event = self._control(message)
-            if event is None:
-                self._advance_keyed(message.MSG_NAME, envelope)
-                events.append(Record(message, envelope.header, envelope.deleted, envelope.frame))
-            elif not isinstance(event, bool):
-                events.append(event)
+            name = message.MSG_NAME
+            handle = self._control.get(name)
+            if handle is None:  # data
+                if keyed:
+                    self._advance_keyed(name, envelope)
+                append(Record(message, envelope.header, envelope.deleted, envelope.frame))
+                continue
+            event = handle(message)
+            if not isinstance(event, bool):
+                append(event)
         return events
 
     def _advance_keyed(self, name: str, envelope: Envelope) -> None:
@@ -366,28 +384,19 @@ class ClientProtocol:
                 return out
             chunk = b""
 
-    def _control(self, message: Message) -> Event | bool | None:
-        """The event for a control message; True if consumed silently; None for data."""
-        name = message.MSG_NAME
-        if name == "MLinkAdmin":
-            return self._admin(message)
-        if name in ("MLinkStreamAck", "MLinkSubscribeAck"):
-            return self._ack(message)
-        if name in ("MLinkStreamCheckPt", "MLinkSubscribeCheckPt", "MLinkResponse"):
-            return self._checkpoint(message)
-        if name == "MLinkHeartbeat":
-            return Heartbeat(wire_value(message, "timestamp"), message)
-        if name == "MLinkDataAck":
-            result = str(wire_value(message, "result") or "")
-            return DataAck(
-                wire_value(message, "msgType"),
-                result.lower() in _ACK_OK,
-                result,
-                wire_value(message, "detail"),
-                wire_value(message, "sendTs"),
-                message,
-            )
-        return None
+    def _heartbeat(self, message: Message) -> Heartbeat:
+        return Heartbeat(wire_value(message, "timestamp"), message)
+
+    def _data_ack(self, message: Message) -> DataAck:
+        result = str(wire_value(message, "result") or "")
+        return DataAck(
+            wire_value(message, "msgType"),
+            result.lower() in _ACK_OK,
+            result,
+            wire_value(message, "detail"),
+            wire_value(message, "sendTs"),
+            message,
+        )
 
     def _admin(self, message: Message) -> bool:
         state = str(wire_value(message, "state") or "").lower()
