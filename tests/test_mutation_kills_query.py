@@ -5,9 +5,21 @@ from __future__ import annotations
 import pytest
 
 from srmlink.errors import QueryError
+from srmlink.message import Message
 from srmlink.messages import GlobalDividends, OptionNbboQuote
 from srmlink.messages.enums import UpdateType
-from srmlink.query import And, Or, field_getter, parse_order, parse_view, parse_where, sort_key
+from srmlink.query import (
+    And,
+    Fields,
+    Or,
+    View,
+    compile_where,
+    field_getter,
+    parse_order,
+    parse_view,
+    parse_where,
+    sort_key,
+)
 from srmlink.query.grammar import Comparison
 from srmlink.query.resolve import _close_matches
 from srmlink.query.views import OrderTerm
@@ -84,3 +96,34 @@ def test_and_or_parts_must_be_where_nodes(node: type[And] | type[Or]) -> None:
     expected = rf"^{node.__name__} parts must be where nodes, not 'junk'$"
     with pytest.raises(QueryError, match=expected):
         node((comparison, "junk"))  # type: ignore[arg-type]
+
+
+def test_message_type_is_keyword_only_on_views_and_order_terms() -> None:
+    with pytest.raises(TypeError):
+        View(("bidSize",), OptionNbboQuote)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        OrderTerm(("bidSize",), False, False, OptionNbboQuote)  # type: ignore[call-arg]
+
+
+def test_fields_of_a_class_without_a_field_table() -> None:
+    with pytest.raises(AttributeError, match=r"^Message has no field table$"):
+        Fields(Message).bid_size  # noqa: B018 - the attribute access is what is tested
+
+
+def test_parentheses_one_after_another_are_not_nesting() -> None:
+    # 70 groups side by side: depth 1 each time, far below the 64 allowed.
+    text = " & ".join(["(bidSize:eq:1)"] * 70)
+    assert str(parse_where(text)) == "&".join(["bidSize:eq:1"] * 70)
+
+
+def test_an_unknown_enum_name_lists_the_first_eight_names() -> None:
+    with pytest.raises(QueryError) as caught:
+        compile_where(parse_where("bidExch:eq:Bogus"), OptionNbboQuote)
+    assert "(None, AMEX, BOX, CBOE, ISE, NYSE, PHLX, NSDQ, ...)" in str(caught.value)
+
+
+def test_a_blank_order_term_is_skipped() -> None:
+    assert parse_order("bidSize:DESC| |askSize") == (
+        OrderTerm(("bidSize",), descending=True),
+        OrderTerm(("askSize",)),
+    )
