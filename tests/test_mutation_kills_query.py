@@ -127,3 +127,11 @@ def test_a_blank_order_term_is_skipped() -> None:
         OrderTerm(("bidSize",), descending=True),
         OrderTerm(("askSize",)),
     )
+
+
+def test_an_unknown_field_reference_suggests_close_names_only_when_there_are_some() -> None:
+    fields = Fields(OptionNbboQuote)
+    with pytest.raises(AttributeError, match=r"^OptionNbboQuote has no field 'bid_sise'; did you"):
+        fields.bid_sise  # noqa: B018 - the attribute access is what is tested
+    with pytest.raises(AttributeError, match=r"^OptionNbboQuote has no field 'zzzzzz'$"):
+        fields.zzzzzz  # noqa: B018
