@@ -135,3 +135,12 @@ def test_an_unknown_field_reference_suggests_close_names_only_when_there_are_som
         fields.bid_sise  # noqa: B018 - the attribute access is what is tested
     with pytest.raises(AttributeError, match=r"^OptionNbboQuote has no field 'zzzzzz'$"):
         fields.zzzzzz  # noqa: B018
+
+
+def test_a_number_is_read_as_its_fields_type() -> None:
+    # 2**53 + 1 is the float 2**53 for a float field (as the wire has it), exact for a Long.
+    price = compile_where(parse_where("bidPrice:eq:9007199254740993"), OptionNbboQuote)
+    assert price(OptionNbboQuote(bid_price=9007199254740992.0))
+    stamp = compile_where(parse_where("srcTimestamp:eq:9007199254740993"), OptionNbboQuote)
+    assert stamp(OptionNbboQuote(src_timestamp=9007199254740993))
+    assert not stamp(OptionNbboQuote(src_timestamp=9007199254740992))

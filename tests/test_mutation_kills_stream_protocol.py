@@ -345,3 +345,12 @@ def test_subscribe_acks_say_ok_or_error() -> None:
     assert isinstance(refused, StreamAck)
     assert (refused.ok, refused.result, refused.detail) == (False, "Error", "no such key")
     assert list(client.subscriptions) == [1]
+
+
+def test_records_keep_their_frame_only_when_asked() -> None:
+    quote = b'{"header":{"mTyp":"OptionNbboQuote"},"message":{"bidSize":7}}'
+    data = b"\r\nJ%05d%06d" % (QUOTE_NUMBER, len(quote)) + quote
+    (plain,) = ClientProtocol(registry, "jsonf", None).receive(data)
+    assert isinstance(plain, Record) and plain.frame is None
+    (kept,) = ClientProtocol(registry, "jsonf", None, raw_frames=True).receive(data)
+    assert isinstance(kept, Record) and kept.frame == data
