@@ -144,3 +144,8 @@ def test_a_number_is_read_as_its_fields_type() -> None:
     stamp = compile_where(parse_where("srcTimestamp:eq:9007199254740993"), OptionNbboQuote)
     assert stamp(OptionNbboQuote(src_timestamp=9007199254740993))
     assert not stamp(OptionNbboQuote(src_timestamp=9007199254740992))
+
+
+def test_a_path_has_at_most_a_field_and_a_key_part() -> None:
+    with pytest.raises(QueryError, match=r"^OptionNbboQuote: no key part 'okey\.tk\.x' \(did you"):
+        field_getter(OptionNbboQuote, "okey.tk.x")
