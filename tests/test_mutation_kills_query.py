@@ -149,3 +149,8 @@ def test_a_number_is_read_as_its_fields_type() -> None:
 def test_a_path_has_at_most_a_field_and_a_key_part() -> None:
     with pytest.raises(QueryError, match=r"^OptionNbboQuote: no key part 'okey\.tk\.x' \(did you"):
         field_getter(OptionNbboQuote, "okey.tk.x")
+
+
+def test_abs_orders_by_absolute_value() -> None:
+    term = OrderTerm(("bidPrice",), descending=True).abs()
+    assert (term.absolute, str(term)) == (True, "bidPrice:DESC:ABS")
