@@ -154,3 +154,9 @@ def test_a_path_has_at_most_a_field_and_a_key_part() -> None:
 def test_abs_orders_by_absolute_value() -> None:
     term = OrderTerm(("bidPrice",), descending=True).abs()
     assert (term.absolute, str(term)) == (True, "bidPrice:DESC:ABS")
+
+
+def test_asc_and_desc_set_the_direction() -> None:
+    term = OrderTerm(("bidPrice",))
+    assert str(term.desc()) == "bidPrice:DESC"
+    assert str(term.desc().asc()) == "bidPrice:ASC"
