@@ -7,7 +7,7 @@ import pytest
 from srmlink.errors import QueryError
 from srmlink.message import Message
 from srmlink.messages import GlobalDividends, OptionNbboQuote
-from srmlink.messages.enums import UpdateType
+from srmlink.messages.enums import OptExch, UpdateType
 from srmlink.query import (
     And,
     Fields,
@@ -160,3 +160,29 @@ def test_asc_and_desc_set_the_direction() -> None:
     term = OrderTerm(("bidPrice",))
     assert str(term.desc()) == "bidPrice:DESC"
     assert str(term.desc().asc()) == "bidPrice:ASC"
+
+
+def test_a_views_repr_leaves_out_its_message_type() -> None:
+    assert repr(View(("bidSize",), message_type=OptionNbboQuote)) == "View(names=('bidSize',))"
+
+
+def test_the_nesting_limit_counts_open_parentheses_only() -> None:
+    deep = "(" * 65 + "bidSize:eq:1" + ")" * 65
+    with pytest.raises(QueryError, match="parentheses nested deeper than 64"):
+        parse_where("(bidSize:eq:1) & " + deep)
+
+
+def test_floats_from_1e16_render_in_exponent_form() -> None:
+    fields = Fields(OptionNbboQuote)
+    assert str(fields.bid_price < 1e15) == "bidPrice:lt:1000000000000000"
+    assert str(fields.bid_price < 1e16) == "bidPrice:lt:1e+16"
+
+
+def test_the_enum_member_numbered_zero_sorts_first() -> None:
+    # OptExch 0 is "None", 1 is "AMEX": by number, not by name.
+    records = [
+        OptionNbboQuote(bid_size=1, bid_exch=OptExch.from_number(1)),
+        OptionNbboQuote(bid_size=0, bid_exch=OptExch.from_number(0)),
+    ]
+    ordered = sorted(records, key=sort_key(parse_order("bidExch:ASC"), OptionNbboQuote))
+    assert [r.bid_size for r in ordered] == [0, 1]
