@@ -186,3 +186,8 @@ def test_the_enum_member_numbered_zero_sorts_first() -> None:
     ]
     ordered = sorted(records, key=sort_key(parse_order("bidExch:ASC"), OptionNbboQuote))
     assert [r.bid_size for r in ordered] == [0, 1]
+
+
+def test_a_comparisons_repr_leaves_out_its_message_type() -> None:
+    comparison = Comparison(("bidSize",), "eq", "1", message_type=OptionNbboQuote)
+    assert repr(comparison) == "Comparison(path=('bidSize',), op='eq', value='1')"
