@@ -191,3 +191,8 @@ def test_the_enum_member_numbered_zero_sorts_first() -> None:
 def test_a_comparisons_repr_leaves_out_its_message_type() -> None:
     comparison = Comparison(("bidSize",), "eq", "1", message_type=OptionNbboQuote)
     assert repr(comparison) == "Comparison(path=('bidSize',), op='eq', value='1')"
+
+
+def test_an_order_terms_repr_leaves_out_its_message_type() -> None:
+    term = OrderTerm(("bidSize",), message_type=OptionNbboQuote)
+    assert repr(term) == "OrderTerm(path=('bidSize',), descending=False, absolute=False)"
