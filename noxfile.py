@@ -373,6 +373,28 @@ def _outside_sample(dump: str, size: int) -> list[str]:
     return [job for job in drawn if job not in keep]
 
 
+def _outside_shard(dump: str, shard: str) -> list[str]:
+    """The job ids of the pending mutants outside annotations not in ``shard`` ("I/N": the
+    I-th of N, from 1), dealt by position in the file so that every checkout deals alike."""
+    index, _, count = shard.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise ValueError(f"SRMLINK_MUTATION_SHARD must be I/N with 1 <= I <= N, not {shard!r}")
+    positions: dict[str, tuple[str, tuple[int, ...], str, int]] = {}
+    for line in dump.splitlines():
+        if line.startswith("["):
+            item, _result = json.loads(line)
+            (mutation,) = item["mutations"]
+            positions[item["job_id"]] = (
+                mutation["module_path"],
+                tuple(mutation["start_pos"]),
+                mutation["operator_name"],
+                mutation["occurrence"],
+            )
+    drawn, _ = _pending(dump)
+    ordered = sorted(drawn, key=positions.__getitem__)
+    return [job for n, job in enumerate(ordered) if n % int(count) != int(index) - 1]
+
+
 # Run in the session's environment (cosmic-ray is installed there, not beside nox).
 _SKIP_JOBS = """
 import sys
@@ -396,6 +418,8 @@ def mutation(session: nox.Session) -> None:
     databases there (a second run resumes where the first stopped). SRMLINK_MUTATION_SAMPLE=N
     runs a seeded random sample of N mutants per group (those outside annotations); the rest
     are marked skipped when the database is created, so a resumed run keeps the same sample.
+    SRMLINK_MUTATION_SHARD=I/N runs the I-th of N equal shares (from 1), so that N checkouts
+    can run one group side by side; their scores add up.
     """
     _install(session)
     session.install("cosmic-ray>=8.4")
@@ -418,6 +442,11 @@ def mutation(session: nox.Session) -> None:
             if sample:
                 dump = session.run("cosmic-ray", "dump", str(database), silent=True)
                 left_out = _outside_sample(str(dump), int(sample))
+                session.run("python", "-c", _SKIP_JOBS, str(database), *left_out, silent=True)
+            shard = os.environ.get("SRMLINK_MUTATION_SHARD")
+            if shard:
+                dump = session.run("cosmic-ray", "dump", str(database), silent=True)
+                left_out = _outside_shard(str(dump), shard)
                 session.run("python", "-c", _SKIP_JOBS, str(database), *left_out, silent=True)
         # Mutants in annotations are equivalent by construction, and each would cost the whole
         # test list: never run (also in a database made before this rule).
