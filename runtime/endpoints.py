@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import os
 import re
-import ssl
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from attrs import frozen
 
 from .errors import InvalidHostError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["ENDPOINTS", "ENV_HOST", "Address", "Endpoint", "resolve_address", "tls_context"]
 

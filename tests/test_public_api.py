@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import srmlink
 import srmlink.errors
 import srmlink.query
@@ -56,3 +59,18 @@ def test_stream_and_query_all_are_sorted_and_resolve() -> None:
         assert names == sorted(names, key=lambda n: (not n.isupper(), n)), module.__name__
         for name in module.__all__:
             assert hasattr(module, name), name
+
+
+def test_importing_the_rest_client_loads_no_network_or_protobuf_stack() -> None:
+    """Start-up (issue 11): httpx with ssl, asyncio and google.protobuf load when first used,
+    not with ``from srmlink import MLinkClient``; making a client then brings httpx in."""
+    code = (
+        "import sys\n"
+        "from srmlink import MLinkClient\n"
+        "heavy = ('httpx', 'ssl', 'asyncio', 'google.protobuf', 'websockets')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "MLinkClient(host='127.0.0.1:1', scheme='http').close()\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "True"], done.stderr

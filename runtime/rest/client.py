@@ -13,13 +13,11 @@ needs each return type written (``RestResult[M]`` against ``Awaitable[RestResult
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import httpx
 from attrs import frozen
 
 from ..auth import Credentials, Jwt, protect_logs, redact
@@ -41,6 +39,14 @@ from ..registry import Registry, default_registry
 from . import commands
 from .commands import Clause, MessageType, RestRequest
 from .results import CountResult, KeySetResult, RestResult, Shape, count_of, keys_of, sorted_by
+
+if TYPE_CHECKING:
+    import ssl
+
+    # httpx (with ssl, about 100 ms) is imported when a client is made or a request built, not
+    # with this module: `from srmlink import MLinkClient` stays cheap for code that only
+    # decodes, and for command-line tools that never reach the network.
+    import httpx
 
 __all__ = ["ENDPOINTS", "AsyncMLinkClient", "MLinkClient"]
 
@@ -143,6 +149,8 @@ class _Core:
         return "jsonf" if request.json_only and self.encoding == "proto" else self.encoding
 
     def build(self, request: RestRequest) -> httpx.Request:
+        import httpx  # noqa: PLC0415 (see the imports above)
+
         params: list[tuple[str, str]] = [("cmd", request.command), *request.params]
         if self.credentials is not None:
             params.append(("apikey", self.credentials.token))
@@ -163,6 +171,8 @@ class _Core:
         """The srmlink error for a transport failure (the one place they are translated)."""
         detail = redact(str(exc) or type(exc).__name__, self.secrets())
         url = self.safe_url(http)
+        import httpx  # noqa: PLC0415
+
         if isinstance(exc, httpx.TimeoutException):
             return MLinkTimeoutError(f"timed out: {url}: {detail}")
         return MLinkTransportError(f"cannot reach {url}: {detail}")
@@ -180,11 +190,11 @@ class _Core:
         doubling from ``backoff``; everything else fails at once. Called outside any
         ``except`` block, so the srmlink error raised carries no ``__context__``.
         """
-        status = answer.status_code if isinstance(answer, httpx.Response) else None
+        status = None if isinstance(answer, Exception) else answer.status_code
         retryable = status is None or status in _RETRY_STATUS
         if retryable and call.request.idempotent and attempt < self.retries:
             return _Retry(float(self.backoff * 2**attempt))
-        if isinstance(answer, httpx.HTTPError):
+        if isinstance(answer, Exception):
             raise self.fail(http, answer)
         return self.interpret(call, http, answer)
 
@@ -288,11 +298,15 @@ class MLinkClient:
             backoff=backoff,
             registry=registry,
         )
+        import httpx  # noqa: PLC0415
+
         self._http = httpx.Client(
             timeout=timeout, transport=transport, verify=tls_context() if verify is True else verify
         )
 
     def _send(self, call: _Call[T]) -> T:
+        import httpx  # noqa: PLC0415
+
         http = self._core.build(call.request)
         attempt = 0
         while True:
@@ -508,11 +522,15 @@ class AsyncMLinkClient:
             backoff=backoff,
             registry=registry,
         )
+        import httpx  # noqa: PLC0415
+
         self._http = httpx.AsyncClient(
             timeout=timeout, transport=transport, verify=tls_context() if verify is True else verify
         )
 
     async def _send(self, call: _Call[T]) -> T:
+        import httpx  # noqa: PLC0415
+
         http = self._core.build(call.request)
         attempt = 0
         while True:
