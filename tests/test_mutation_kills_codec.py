@@ -19,9 +19,12 @@ from grpc_tools import protoc
 
 from srmlink.codec import (
     KEY_CACHES,
+    Encoding,
+    UnknownMessage,
     clear_key_caches,
     decode,
     decode_envelopes,
+    encode,
     encode_message,
 )
 from srmlink.codec.limits import PROTO_INTS, SR_INTS
@@ -35,10 +38,15 @@ from srmlink.codec.values import (
     parse_timespan,
 )
 from srmlink.errors import DecodeError, EncodeError
-from srmlink.keys import TickerKey
+from srmlink.framing import MAX_PAYLOAD, encode_frame
+from srmlink.keys import CallPut, OptionKey, TickerKey
 from srmlink.messages import (
+    AccountRouteConfig,
+    AuctionNotice,
+    GetFlexSpreadPrice,
     LiveSurfaceCurve,
     OptionNbboQuote,
+    OptionNbboQuotePKey,
     SpdrHedgePolicyState,
     SpdrHedgePolicyStatePKey,
 )
@@ -308,3 +316,107 @@ def test_the_common_key_messages_are_spiderrocks(tmp_path: Path) -> None:
         ).CopyToProto(descriptor)
         ours[name] = layout(descriptor)
     assert ours == expected
+
+
+# ---- written against the survivors of the full codec run (1 December, second session) --------
+
+
+def _quote(strike: float, bid: float = 1.25) -> OptionNbboQuote:
+    okey = OptionKey("EQT", "NMS", "AAPL", date(2026, 12, 18), strike, CallPut.CALL)
+    return OptionNbboQuote(pkey=OptionNbboQuotePKey(okey=okey), bid_price=bid)
+
+
+@pytest.mark.parametrize("encoding", ["jsonf", "proto"])
+def test_framed_envelopes_of_one_type_share_one_header_naming_it(encoding: Encoding) -> None:
+    quotes = [_quote(150), _quote(155), _quote(160)]
+    # The first record of a type goes the long way (which learns the type); then inline.
+    first, second, third = decode_envelopes(encode(quotes, encoding), encoding)
+    assert first.header.mtyp == second.header.mtyp == third.header.mtyp == "OptionNbboQuote"
+    assert second.header is third.header and not second.header.extra
+    assert [first.message, second.message, third.message] == quotes
+
+
+def test_a_protobuf_frame_of_an_unknown_number_keeps_its_payload_and_no_name() -> None:
+    payload = encode_message(_quote(150), "proto")[14:]
+    (envelope,) = decode_envelopes(encode_frame("P", 7, payload), "proto")
+    assert envelope.header.mtyp is None
+    assert envelope.message == UnknownMessage(None, 7, "proto", payload)
+
+
+def test_a_protobuf_frame_of_a_json_only_type_is_kept_under_its_name() -> None:
+    # AutoResponderBX has a number but no .proto: its protobuf payload cannot be read.
+    frame = encode_frame("P", 2498, b"\x08\x01")
+    (envelope,) = decode_envelopes(frame, "proto")
+    assert envelope.header.mtyp == "AutoResponderBX"
+    assert envelope.message == UnknownMessage("AutoResponderBX", 2498, "proto", b"\x08\x01")
+
+
+def test_a_delete_travels_as_protobuf_with_its_meta_flag() -> None:
+    (envelope,) = decode_envelopes(encode_message(_quote(150), "proto", deleted=True), "proto")
+    assert envelope.message == _quote(150)
+    assert envelope.meta is not None and envelope.meta.is_deleted
+    assert envelope.deleted
+    with pytest.raises(EncodeError, match="GetFlexSpreadPrice has no message number"):
+        encode_message(GetFlexSpreadPrice(), "proto", deleted=True)
+    with pytest.raises(EncodeError, match="a delete travels only as protobuf"):
+        encode_message(_quote(150), "jsonf", deleted=True)
+
+
+def test_a_json_integer_for_a_float_field_decodes_as_a_float() -> None:
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"bidPrice": 5}}
+    (message,) = decode(json.dumps(document).encode(), "json")
+    assert isinstance(message, OptionNbboQuote)
+    assert message.bid_price == 5.0 and type(message.bid_price) is float
+
+
+def test_a_json_array_longer_than_a_frame_holds_is_refused_before_it_is_read() -> None:
+    # Every element takes at least two bytes ("{}" less the comma), so no frame carries more
+    # than MAX_PAYLOAD // 2 of them: the decoder refuses more without decoding one.
+    count = MAX_PAYLOAD // 2 + 1
+    items = b",".join([b"{}"] * count)
+    document = b'{"header":{"mTyp":"AggregateString"},"message":{"Value":[' + items + b"]}}"
+    with pytest.raises(DecodeError) as caught:
+        decode(document, "json")
+    assert caught.value.field == "Value"
+    assert f"{count} elements: more than a frame holds" in str(caught.value)
+
+
+def test_an_impossible_date_in_a_protobuf_payload_is_a_decode_error_naming_the_type() -> None:
+    pb = protobuf_class(AuctionNotice)()
+    pb.trade_date.year, pb.trade_date.month, pb.trade_date.day = 2026, 13, 1
+    frame = encode_frame("P", AuctionNotice.MSG_NUM, pb.SerializeToString())
+    with pytest.raises(DecodeError) as caught:
+        decode(frame, "proto")
+    assert caught.value.message_type == "AuctionNotice"
+    assert "invalid value: month must be in 1..12" in str(caught.value)
+
+
+def test_a_json_array_names_a_record_that_cannot_travel() -> None:
+    lone_surrogate = AccountRouteConfig(backup_route_code="\ud800")
+    with pytest.raises(EncodeError) as caught:
+        encode([AccountRouteConfig(backup_route_code="ok"), lone_surrogate], "json")
+    assert caught.value.message_type == "AccountRouteConfig"
+    # Two texts that each fit a frame but not together: the record cannot travel either.
+    half = "x" * (MAX_PAYLOAD // 2 + 1)
+    too_big = AccountRouteConfig(cat_dest_firm_imid=half, backup_route_code=half)
+    with pytest.raises(EncodeError, match="more than a frame holds"):
+        encode([too_big], "json")
+
+
+def test_an_integral_float_at_the_top_of_an_int_range_encodes() -> None:
+    record = OptionNbboQuote(bid_size=2147483647.0, ask_size=-2147483648.0)  # type: ignore[arg-type]
+    message = json.loads(encode_message(record, "json"))["message"]
+    assert (message["bidSize"], message["askSize"]) == (2147483647, -2147483648)
+
+
+@pytest.mark.parametrize("encoding", ["jsonf", "proto"])
+def test_a_key_in_the_old_generation_of_the_cache_is_the_same_object(encoding: Encoding) -> None:
+    clear_key_caches()
+    body = encode([_quote(150)], encoding)
+    (first,) = decode(body, encoding)
+    for cache in KEY_CACHES:  # what a turnover of the young generation does
+        cache.old, cache.young = cache.young, {}
+    (again,) = decode(body, encoding)
+    assert isinstance(first, OptionNbboQuote) and isinstance(again, OptionNbboQuote)
+    assert again.pkey is first.pkey  # shared, not parsed anew
+    assert any(cache.young for cache in KEY_CACHES)  # and back in the young generation
