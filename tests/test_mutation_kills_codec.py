@@ -27,7 +27,7 @@ from srmlink.codec import (
     encode,
     encode_message,
 )
-from srmlink.codec.limits import PROTO_INTS, SR_INTS
+from srmlink.codec.limits import PROTO_INTS, SR_INTS, encode_failure
 from srmlink.codec.protoc import protobuf_class
 from srmlink.codec.values import (
     format_date,
@@ -42,6 +42,8 @@ from srmlink.framing import MAX_PAYLOAD, encode_frame
 from srmlink.keys import CallPut, OptionKey, TickerKey
 from srmlink.messages import (
     AccountRouteConfig,
+    AggregateString,
+    AggregateStringValue,
     AuctionNotice,
     GetFlexSpreadPrice,
     LiveSurfaceCurve,
@@ -420,3 +422,56 @@ def test_a_key_in_the_old_generation_of_the_cache_is_the_same_object(encoding: E
     assert isinstance(first, OptionNbboQuote) and isinstance(again, OptionNbboQuote)
     assert again.pkey is first.pkey  # shared, not parsed anew
     assert any(cache.young for cache in KEY_CACHES)  # and back in the young generation
+
+
+@pytest.mark.parametrize(
+    ("inner", "wire_name", "field"),
+    [
+        (EncodeError("r", message_type="Inner", field="cnt"), "Value", "Value.cnt"),
+        (EncodeError("r", message_type="Inner", field=None), "Value", "Value"),
+        (EncodeError("r", message_type="Inner", field="cnt"), None, "cnt"),
+        (EncodeError("r", message_type=None, field="cnt"), "Value", "Value"),
+    ],
+)
+def test_an_encode_error_of_a_nested_group_is_named_by_its_dotted_path(
+    inner: EncodeError, wire_name: str | None, field: str
+) -> None:
+    outer = encode_failure(inner, "AggregateString", wire_name)
+    assert (outer.reason, outer.message_type, outer.field) == ("r", "AggregateString", field)
+
+
+@pytest.mark.parametrize("encoding", ["jsonf", "proto"])
+def test_a_bad_value_in_a_repeated_group_names_the_group_and_the_field(encoding: Encoding) -> None:
+    record = AggregateString(value=(AggregateStringValue(value="a", cnt=2**40),))
+    with pytest.raises(EncodeError) as caught:
+        encode([record], encoding)
+    assert (caught.value.message_type, caught.value.field) == ("AggregateString", "Value.cnt")
+
+
+def test_invalid_plain_json_is_a_decode_error_at_its_offset() -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(b'[{"header": {"mTyp": "OptionNbboQuote"}, "message": {]', "json")
+    assert caught.value.offset == 53  # the "]"
+
+
+def test_decode_takes_the_registry_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        decode(b"[]", "json", None)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("year", "month", "day"), [(2026, 0, 0), (0, 7, 0), (0, 0, 7)])
+def test_a_protobuf_date_with_a_part_missing_is_refused(year: int, month: int, day: int) -> None:
+    pb = protobuf_class(AuctionNotice)()
+    pb.trade_date.year, pb.trade_date.month, pb.trade_date.day = year, month, day
+    frame = encode_frame("P", AuctionNotice.MSG_NUM, pb.SerializeToString())
+    with pytest.raises(DecodeError, match="invalid value"):
+        decode(frame, "proto")
+
+
+@pytest.mark.parametrize("encoding", ["jsonf", "proto"])
+def test_the_key_cache_keeps_every_key_of_a_small_working_set(encoding: Encoding) -> None:
+    clear_key_caches()
+    body = encode([_quote(150), _quote(155), _quote(160)], encoding)
+    first = decode(body, encoding)
+    again = decode(body, encoding)
+    assert [a.pkey is b.pkey for a, b in zip(first, again, strict=True)] == [True, True, True]

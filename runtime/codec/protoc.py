@@ -521,14 +521,33 @@ def _int_out(value: object, low: int, high: int) -> int:
 
 def _blame(pb: Any, cls: type, members: dict[str, Any], exc: Exception) -> EncodeError:
     """The protobuf runtime refused ``members`` (a value out of its type's range, a wrong
-    type): try each alone to name the field it refused."""
-    by_name = {f.name: f.wire_name for f in cls.SPEC.fields}  # type: ignore[attr-defined]
+    type): try each alone to name the field it refused, and within a group (a repeater's
+    element, a primary key) the group's field too, dotted (``Value.cnt``)."""
+    by_name = {f.name: f for f in cls.SPEC.fields}  # type: ignore[attr-defined]
     for name, value in members.items():
         try:
             pb(**{name: value})
         except Exception as single:  # whatever the runtime raises is named
-            return encode_failure(single, _type_name(cls), by_name[name])
+            spec = by_name[name]
+            if spec.sr_type in ("Repeater", "PKey") and spec.type is not None:
+                items = value if spec.sr_type == "Repeater" else [value]
+                nested = _blame_group(spec.type, items)
+                if nested is not None:
+                    return encode_failure(nested, _type_name(cls), spec.wire_name)
+            return encode_failure(single, _type_name(cls), spec.wire_name)
     return encode_failure(exc, _type_name(cls), None)
+
+
+def _blame_group(group: type, items: list[dict[str, Any]]) -> EncodeError | None:
+    """The error naming the field of the first of ``items`` (a group's members) the protobuf
+    runtime refuses, None if it takes them all."""
+    pb = protobuf_class(group)
+    for item in items:
+        try:
+            pb(**item)
+        except Exception as exc:  # named by the group's own fields
+            return _blame(pb, group, item, exc)
+    return None
 
 
 def proto_encoder(cls: type, *, deleted: bool = False) -> Callable[[Any], bytes]:
