@@ -20,6 +20,7 @@ from grpc_tools import protoc
 from srmlink.codec import (
     KEY_CACHES,
     Encoding,
+    MessageMeta,
     UnknownMessage,
     clear_key_caches,
     decode,
@@ -475,3 +476,29 @@ def test_the_key_cache_keeps_every_key_of_a_small_working_set(encoding: Encoding
     first = decode(body, encoding)
     again = decode(body, encoding)
     assert [a.pkey is b.pkey for a, b in zip(first, again, strict=True)] == [True, True, True]
+
+
+def test_a_json_float_beyond_float32_is_refused_naming_the_range() -> None:
+    document = {"header": {"mTyp": "AccountRiskRecordV5"}, "message": {"vegaLong": 1e39}}
+    with pytest.raises(DecodeError) as caught:
+        decode(json.dumps(document).encode(), "json")
+    assert caught.value.field == "vegaLong"
+    assert caught.value.reason == "1e+39 is outside the wire range -3.40282e+38..3.40282e+38"
+
+
+def test_json_text_for_an_integer_field_is_refused_naming_what_it_got() -> None:
+    with pytest.raises(EncodeError) as caught:
+        encode_message(OptionNbboQuote(bid_size="5"), "json")  # type: ignore[arg-type]
+    assert (caught.value.field, caught.value.reason) == ("bidSize", "expected an integer, got str")
+
+
+def test_protobuf_names_a_value_its_runtime_refuses() -> None:
+    # An Int is a protobuf int32 of the same range: upb checks it, srmlink names the field.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(OptionNbboQuote(bid_size=2**40), "proto")
+    assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "bidSize")
+
+
+def test_a_hand_made_message_meta_is_a_live_record_that_was_not_deleted() -> None:
+    assert MessageMeta() == ("", False, 0, 0, False, False, 0, 0)
+    assert MessageMeta(message_type="OptionNbboQuote").from_cache is False
