@@ -50,6 +50,7 @@ from srmlink.messages import (
     LiveSurfaceCurve,
     OptionNbboQuote,
     OptionNbboQuotePKey,
+    ResponderMarkupVegaDir,
     SpdrHedgePolicyState,
     SpdrHedgePolicyStatePKey,
 )
@@ -502,3 +503,66 @@ def test_protobuf_names_a_value_its_runtime_refuses() -> None:
 def test_a_hand_made_message_meta_is_a_live_record_that_was_not_deleted() -> None:
     assert MessageMeta() == ("", False, 0, 0, False, False, 0, 0)
     assert MessageMeta(message_type="OptionNbboQuote").from_cache is False
+
+
+def test_a_json_record_of_exactly_a_frames_length_travels() -> None:
+    def record(length: int) -> AccountRouteConfig:
+        return AccountRouteConfig(backup_route_code="x" * length)
+
+    overhead = len(encode_message(record(0), "json"))
+    exact = encode_message(record(MAX_PAYLOAD - overhead), "json")
+    assert len(exact) == MAX_PAYLOAD
+    with pytest.raises(EncodeError, match="more than a frame holds"):
+        encode_message(record(MAX_PAYLOAD - overhead + 1), "json")
+
+
+def test_header_members_other_than_seqn_stay_extra_even_when_integers() -> None:
+    document = b'{"header":{"mTyp":"OptionNbboQuote","seqN":3,"xyz":7},"message":{}}'
+    (envelope,) = decode_envelopes(document, "json")
+    assert envelope.header.seq_n == 3 and dict(envelope.header.extra) == {"xyz": 7}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "reason"),
+    [
+        ("json", "1e+39 is not a finite number within +-3.40282e+38"),
+        ("proto", "1e+39 is outside the float32 range"),
+    ],
+)
+def test_a_double_carried_as_protobuf_float_keeps_float32s_bound(
+    encoding: Encoding, reason: str
+) -> None:
+    # ResponderMarkupVegaDir.vegaTraded: a Double in the dictionary, a float in the .proto.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(ResponderMarkupVegaDir(vega_traded=1e39), encoding)
+    assert (caught.value.field, caught.value.reason) == ("vegaTraded", reason)
+
+
+def test_a_foreign_exceptions_text_is_cut_at_200_characters() -> None:
+    error = encode_failure(ValueError("x" * 300), "OptionNbboQuote", "bidSize")
+    assert error.reason == ("ValueError: " + "x" * 300)[:200]
+
+
+def test_protobuf_durations_and_times_drop_sub_microsecond_nanos() -> None:
+    pb = protobuf_class(LiveSurfaceCurve)()
+    pb.time.seconds, pb.time.nanos = 2, 1_500
+    pb.timestamp.seconds, pb.timestamp.nanos = 1_700_000_000, 1_500
+    (decoded,) = decode(
+        encode_frame("P", LiveSurfaceCurve.MSG_NUM, pb.SerializeToString()), "proto"
+    )
+    assert isinstance(decoded, LiveSurfaceCurve)
+    assert decoded.time == timedelta(seconds=2, microseconds=1)
+    assert decoded.timestamp == datetime(2023, 11, 14, 22, 13, 20, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        datetime(2026, 7, 1, 12, 30),  # naive: taken as UTC
+        datetime(2026, 7, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_protobuf_times_are_the_same_instant_in_utc(given: datetime) -> None:
+    (decoded,) = decode(encode_message(LiveSurfaceCurve(timestamp=given), "proto"), "proto")
+    assert isinstance(decoded, LiveSurfaceCurve)
+    assert decoded.timestamp == datetime(2026, 7, 1, 12, 30, tzinfo=UTC)

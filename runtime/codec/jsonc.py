@@ -183,9 +183,6 @@ def _decode_lines(spec: FieldSpec, ns: dict[str, Any], i: int) -> list[str]:
         return [f"if v.__class__ is not str or len(v) > {MAX_TEXT}: v = _str(v, {wire})"]
     if sr in ("Enum", "Flag") and spec.type is not None:
         ns[f"E{i}"] = spec.type
-        if sr == "Enum":
-            ns[f"W{i}"] = spec.type._by_wire
-            return [f"v = (W{i}.get(v) if v.__class__ is str else None) or _enum(E{i}, v, {wire})"]
         ns[f"W{i}"] = spec.type._by_wire
         return [f"v = (W{i}.get(v) if v.__class__ is str else None) or _enum(E{i}, v, {wire})"]
     if sr in _KEYS:
