@@ -7,6 +7,7 @@ messages against Google's own (protoc and duration_pb2).
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +30,7 @@ from srmlink.codec import (
     encode_message,
 )
 from srmlink.codec.limits import PROTO_INTS, SR_INTS, encode_failure
-from srmlink.codec.protoc import protobuf_class
+from srmlink.codec.protoc import proto_decoder, protobuf_class
 from srmlink.codec.values import (
     format_date,
     format_datetime,
@@ -566,3 +567,31 @@ def test_protobuf_times_are_the_same_instant_in_utc(given: datetime) -> None:
     (decoded,) = decode(encode_message(LiveSurfaceCurve(timestamp=given), "proto"), "proto")
     assert isinstance(decoded, LiveSurfaceCurve)
     assert decoded.timestamp == datetime(2026, 7, 1, 12, 30, tzinfo=UTC)
+
+
+def test_plain_json_items_are_at_offset_zero_and_keep_no_frame() -> None:
+    # A plain JSON array is not split per element: every item is at the body's start.
+    document = b'[{"header":{"mTyp":"OptionNbboQuote"},"message":{}}]'
+    (envelope,) = decode_envelopes(document, "json")
+    assert (envelope.offset, envelope.frame) == (0, None)
+
+
+@pytest.mark.parametrize("encoding", ["jsonf", "proto"])
+def test_frames_are_kept_only_when_asked(encoding: Encoding) -> None:
+    (envelope,) = decode_envelopes(encode([_quote(150)], encoding), encoding)
+    assert envelope.frame is None
+
+
+def test_proto_decoder_takes_meta_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        proto_decoder(OptionNbboQuote, True)  # type: ignore[misc]
+
+
+def test_an_oversized_protobuf_record_with_a_nan_names_no_field() -> None:
+    # The largest member is found from the JSON form, which NaN has not: no field is named.
+    half = "x" * (MAX_PAYLOAD // 2 + 1)
+    record = ResponderMarkupVegaDir(vega_traded=math.nan, user_name=half, modified_by=half)
+    with pytest.raises(EncodeError) as caught:
+        encode_message(record, "proto")
+    assert caught.value.field is None
+    assert "more than a frame holds" in caught.value.reason
