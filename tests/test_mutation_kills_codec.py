@@ -595,3 +595,43 @@ def test_an_oversized_protobuf_record_with_a_nan_names_no_field() -> None:
         encode_message(record, "proto")
     assert caught.value.field is None
     assert "more than a frame holds" in caught.value.reason
+
+
+def test_an_unknown_type_keeps_its_bytes_exactly_framed_and_re_serialised_in_an_array() -> None:
+    payload = b'{ "header": {"mTyp": "NotAType"},  "message": {"a": 1} }'
+    (framed,) = decode(encode_frame("J", 7, payload), "jsonf")
+    assert framed == UnknownMessage("NotAType", 7, "jsonf", payload)
+    (item,) = decode(b"[" + payload + b"]", "json")
+    assert isinstance(item, UnknownMessage)
+    assert item.raw == b'{"header":{"mTyp":"NotAType"},"message":{"a":1}}'
+
+
+def test_a_json_header_keeps_the_callers_members_beside_the_stamp() -> None:
+    stamp = datetime(2026, 7, 1, 12, 30, tzinfo=UTC)
+    sent = json.loads(encode_message(_quote(150), "json", header={"seqN": 5}, stamp=stamp))
+    assert sent["header"]["seqN"] == 5 and sent["header"]["mTyp"] == "OptionNbboQuote"
+    assert sent["header"]["sTim"] == sent["header"]["encT"]
+    bare = json.loads(encode_message(_quote(150), "json", stamp=stamp))
+    assert bare["header"]["sTim"] == sent["header"]["sTim"]
+
+
+def test_the_key_cache_counts_both_generations() -> None:
+    clear_key_caches()
+    decode(encode([_quote(150), _quote(155)], "proto"), "proto")
+    for cache in KEY_CACHES:
+        cache.old, cache.young = cache.young, {}
+    decode(encode([_quote(160)], "proto"), "proto")
+    assert sum(len(cache) for cache in KEY_CACHES) == 3
+
+
+def test_an_integer_float_field_at_the_float32_bound_encodes() -> None:
+    bound = -340282346638528859811704183484516925440  # -FLT_MAX, exactly, as an int
+    message = json.loads(encode_message(ResponderMarkupVegaDir(vega_traded=bound), "json"))
+    assert message["message"]["vegaTraded"] == -3.4028234663852886e38
+
+
+def test_an_unknown_enum_name_in_json_is_kept() -> None:
+    document = {"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": "NewKind"}}
+    (message,) = decode(json.dumps(document).encode(), "json")
+    assert isinstance(message, OptionNbboQuote) and message.update_type is not None
+    assert (message.update_type.wire_name, message.update_type.known) == ("NewKind", False)

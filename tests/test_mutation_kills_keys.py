@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from srmlink.errors import KeyParseError
-from srmlink.keys import ExpiryKey, OptionKey
+from srmlink.keys import ExpiryKey, OptionKey, TickerKey
 
 HEAD = "AAPL-NMS-EQT-"
 
@@ -93,3 +93,10 @@ def test_too_few_parts_counts_them(text: str, position: int, found: int) -> None
         position,
         f"expected SSSS-TS-AT-YYYY-MM-DD-XXXX-CP, found {found} of its 8 '-'-separated parts",
     )
+
+
+@pytest.mark.parametrize("ticker", ["", "A B", "A|B", "A\tB"])
+def test_a_bad_ticker_from_protobuf_is_refused(ticker: str) -> None:
+    # The protobuf path skips the validators only for a ticker that is a valid symbol.
+    with pytest.raises((ValueError, KeyParseError)):
+        TickerKey.from_proto_tuple((1, 1, ticker))
