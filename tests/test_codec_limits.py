@@ -17,6 +17,7 @@ import pytest
 
 from srmlink.codec import Encoding, decode, encode, encode_message
 from srmlink.codec._compile import compile_encoder
+from srmlink.codec.limits import MAX_ITEMS
 from srmlink.codec.protoc import proto_decoder, proto_encoder
 from srmlink.errors import DecodeError, EncodeError
 from srmlink.framing import MAX_PAYLOAD, encode_frame
@@ -248,3 +249,12 @@ def test_compiled_encoders_with_and_without_fields() -> None:
     with pytest.raises(EncodeError, match="ratio") as failed:
         one(SimpleNamespace(x=0))
     assert "Owner" in str(failed.value)
+
+
+def test_a_json_array_of_exactly_the_most_elements_a_frame_could_hold_is_read() -> None:
+    # MAX_ITEMS elements are taken, one more is refused (test_mutation_kills_codec.py); here,
+    # not in the mutation session's list, as reading half a million groups takes a second.
+    items = b",".join([b"{}"] * MAX_ITEMS)
+    document = b'{"header":{"mTyp":"AggregateString"},"message":{"Value":[' + items + b"]}}"
+    (message,) = decode(document, "json")
+    assert len(message.value) == MAX_ITEMS  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from grpc_tools import protoc
 from srmlink.codec import (
     KEY_CACHES,
     Encoding,
+    FrameDecoder,
     MessageMeta,
     UnknownMessage,
     clear_key_caches,
@@ -30,7 +31,7 @@ from srmlink.codec import (
     encode_message,
 )
 from srmlink.codec.limits import PROTO_INTS, SR_INTS, encode_failure
-from srmlink.codec.protoc import proto_decoder, protobuf_class
+from srmlink.codec.protoc import proto_decoder, proto_encoder, protobuf_class
 from srmlink.codec.values import (
     format_date,
     format_datetime,
@@ -635,3 +636,19 @@ def test_an_unknown_enum_name_in_json_is_kept() -> None:
     (message,) = decode(json.dumps(document).encode(), "json")
     assert isinstance(message, OptionNbboQuote) and message.update_type is not None
     assert (message.update_type.wire_name, message.update_type.known) == ("NewKind", False)
+
+
+def test_dates_refuse_a_longer_text_with_the_dashes_in_place() -> None:
+    with pytest.raises(ValueError, match="expected YYYY-MM-DD, got '2026-07-011'"):
+        parse_date("2026-07-011")
+
+
+def test_proto_encoder_takes_deleted_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        proto_encoder(OptionNbboQuote, True)  # type: ignore[misc]
+
+
+def test_an_envelopes_repr_leaves_its_frame_bytes_out() -> None:
+    (envelope,) = FrameDecoder("jsonf", frames=True).feed_envelopes(encode([_quote(150)], "jsonf"))
+    assert envelope.frame is not None
+    assert "frame" not in repr(envelope) and repr(envelope.frame) not in repr(envelope)
