@@ -652,3 +652,22 @@ def test_an_envelopes_repr_leaves_its_frame_bytes_out() -> None:
     (envelope,) = FrameDecoder("jsonf", frames=True).feed_envelopes(encode([_quote(150)], "jsonf"))
     assert envelope.frame is not None
     assert "frame" not in repr(envelope) and repr(envelope.frame) not in repr(envelope)
+
+
+def test_frame_decoder_and_encode_take_their_options_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        FrameDecoder("jsonf", None)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        encode([], "json", None)  # type: ignore[misc]
+
+
+def test_text_header_members_that_are_not_times_stay_as_sent() -> None:
+    document = b'{"header":{"mTyp":"OptionNbboQuote","sID":"srv-1","note":"x"},"message":{}}'
+    (envelope,) = decode_envelopes(document, "json")
+    assert envelope.header.s_id == "srv-1" and dict(envelope.header.extra) == {"note": "x"}
+
+
+@pytest.mark.parametrize("encoding", ["json", "proto"])
+def test_a_double_beyond_float32_travels(encoding: Encoding) -> None:
+    (decoded,) = decode(encode_message(LiveSurfaceCurve(u_prc=1e39), encoding), encoding)
+    assert isinstance(decoded, LiveSurfaceCurve) and decoded.u_prc == 1e39

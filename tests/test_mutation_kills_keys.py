@@ -6,10 +6,12 @@ The well-formed dates take a fast path; these cases reach the checks that explai
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from srmlink.errors import KeyParseError
-from srmlink.keys import ExpiryKey, OptionKey, TickerKey
+from srmlink.keys import CallPut, ExpiryKey, OptionKey, TickerKey
 
 HEAD = "AAPL-NMS-EQT-"
 
@@ -100,3 +102,27 @@ def test_a_bad_ticker_from_protobuf_is_refused(ticker: str) -> None:
     # The protobuf path skips the validators only for a ticker that is a valid symbol.
     with pytest.raises((ValueError, KeyParseError)):
         TickerKey.from_proto_tuple((1, 1, ticker))
+
+
+def test_a_bad_month_in_the_first_year_is_named_as_the_month() -> None:
+    with pytest.raises(KeyParseError) as caught:
+        ExpiryKey.parse(HEAD + "0001-13-01")
+    assert (caught.value.position, caught.value.reason) == (18, "expiration: month 13 is not 01-12")
+
+
+def test_a_negative_zero_strike_from_json_is_zero() -> None:
+    obj = {"at": "EQT", "ts": "NMS", "tk": "AAPL", "dt": "2026-12-18", "xx": -0.0, "cp": "Call"}
+    key = OptionKey.from_json(obj)
+    assert math.copysign(1.0, key.strike) == 1.0
+    assert str(key) == "AAPL-NMS-EQT-2026-12-18-0-C"
+
+
+@pytest.mark.parametrize("strike", [math.inf, math.nan, -1.0])
+def test_a_bad_strike_from_protobuf_is_refused(strike: float) -> None:
+    with pytest.raises((ValueError, KeyParseError)):
+        OptionKey.from_proto_tuple((1, 1, "AAPL", (2026, 12, 18), strike, 1))
+
+
+def test_call_put_orders_strictly_by_number() -> None:
+    assert CallPut.CALL < CallPut.PUT and not CallPut.PUT < CallPut.CALL
+    assert not CallPut.CALL < CallPut.CALL
