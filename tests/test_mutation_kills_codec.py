@@ -30,7 +30,7 @@ from srmlink.codec import (
     encode,
     encode_message,
 )
-from srmlink.codec.limits import PROTO_INTS, SR_INTS, encode_failure
+from srmlink.codec.limits import MAX_ITEMS, PROTO_INTS, SR_INTS, encode_failure
 from srmlink.codec.protoc import proto_decoder, proto_encoder, protobuf_class
 from srmlink.codec.values import (
     format_date,
@@ -45,6 +45,7 @@ from srmlink.framing import MAX_PAYLOAD, encode_frame
 from srmlink.keys import CallPut, OptionKey, TickerKey
 from srmlink.messages import (
     AccountRouteConfig,
+    AccountRouteConfigPKey,
     AggregateString,
     AggregateStringValue,
     AuctionNotice,
@@ -378,6 +379,7 @@ def test_a_json_integer_for_a_float_field_decodes_as_a_float() -> None:
 def test_a_json_array_longer_than_a_frame_holds_is_refused_before_it_is_read() -> None:
     # Every element takes at least two bytes ("{}" less the comma), so no frame carries more
     # than MAX_PAYLOAD // 2 of them: the decoder refuses more without decoding one.
+    assert MAX_ITEMS == 499_999
     count = MAX_PAYLOAD // 2 + 1
     items = b",".join([b"{}"] * count)
     document = b'{"header":{"mTyp":"AggregateString"},"message":{"Value":[' + items + b"]}}"
@@ -579,8 +581,11 @@ def test_plain_json_items_are_at_offset_zero_and_keep_no_frame() -> None:
 
 @pytest.mark.parametrize("encoding", ["jsonf", "proto"])
 def test_frames_are_kept_only_when_asked(encoding: Encoding) -> None:
-    (envelope,) = decode_envelopes(encode([_quote(150)], encoding), encoding)
-    assert envelope.frame is None
+    # Three records: the first of a type is read the long way, the others inline.
+    envelopes = decode_envelopes(
+        encode([_quote(150), _quote(155), _quote(160)], encoding), encoding
+    )
+    assert [e.frame for e in envelopes] == [None, None, None]
 
 
 def test_proto_decoder_takes_meta_by_keyword_only() -> None:
@@ -671,3 +676,18 @@ def test_text_header_members_that_are_not_times_stay_as_sent() -> None:
 def test_a_double_beyond_float32_travels(encoding: Encoding) -> None:
     (decoded,) = decode(encode_message(LiveSurfaceCurve(u_prc=1e39), encoding), encoding)
     assert isinstance(decoded, LiveSurfaceCurve) and decoded.u_prc == 1e39
+
+
+def test_a_long_carried_as_protobuf_int32_keeps_int32s_range_in_json_too() -> None:
+    # ResponderMarkupVegaDir.numNotices: a Long in the dictionary, an int32 in the .proto.
+    with pytest.raises(EncodeError) as caught:
+        encode_message(ResponderMarkupVegaDir(num_notices=2**31), "json")
+    assert caught.value.field == "numNotices"
+    assert caught.value.reason.endswith("outside the wire range -2147483648..2147483647")
+
+
+@pytest.mark.parametrize("encoding", ["json", "jsonf"])
+def test_a_composite_primary_key_round_trips_through_json(encoding: Encoding) -> None:
+    pkey = AccountRouteConfigPKey(accnt="A1", client_firm="FIRM", exec_brkr_code="XB")
+    record = AccountRouteConfig(pkey=pkey, backup_route_code="r")
+    assert decode(encode([record], encoding), encoding) == [record]

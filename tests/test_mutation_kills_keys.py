@@ -126,3 +126,8 @@ def test_a_bad_strike_from_protobuf_is_refused(strike: float) -> None:
 def test_call_put_orders_strictly_by_number() -> None:
     assert CallPut.CALL < CallPut.PUT and not CallPut.PUT < CallPut.CALL
     assert not CallPut.CALL < CallPut.CALL
+
+
+def test_a_negative_zero_strike_from_protobuf_is_zero() -> None:
+    key = OptionKey.from_proto_tuple((1, 1, "AAPL", (2026, 12, 18), -0.0, 1))
+    assert math.copysign(1.0, key.strike) == 1.0
