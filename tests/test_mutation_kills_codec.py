@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from google.protobuf import descriptor_pb2, duration_pb2
 from google.protobuf.descriptor import FieldDescriptor
@@ -691,3 +692,51 @@ def test_a_composite_primary_key_round_trips_through_json(encoding: Encoding) ->
     pkey = AccountRouteConfigPKey(accnt="A1", client_firm="FIRM", exec_brkr_code="XB")
     record = AccountRouteConfig(pkey=pkey, backup_route_code="r")
     assert decode(encode([record], encoding), encoding) == [record]
+
+
+def test_decode_envelopes_and_frame_decoder_defaults() -> None:
+    with pytest.raises(TypeError):
+        decode_envelopes(b"[]", "json", None)  # type: ignore[misc]
+    body = encode([_quote(150), _quote(155)], "jsonf")
+    assert [e.frame for e in FrameDecoder("jsonf").feed_envelopes(body)] == [None, None]
+    payload = encode_message(_quote(150), "proto")[14:]
+    assert proto_decoder(OptionNbboQuote)(payload) == _quote(150)  # no meta unless asked
+
+
+def test_json_text_fields_name_what_they_got() -> None:
+    def message(value: object) -> bytes:
+        return orjson.dumps({"header": {"mTyp": "AccountRouteConfig"}, "message": value})
+
+    with pytest.raises(DecodeError, match="expected a string, got int 5"):
+        decode(message({"backupRouteCode": 5}), "json")
+    with pytest.raises(DecodeError, match=f"text of {MAX_PAYLOAD + 1} characters"):
+        decode(message({"backupRouteCode": "x" * (MAX_PAYLOAD + 1)}), "json")
+    longest = "x" * MAX_PAYLOAD  # an unknown enum name as long as text may be is kept
+    (record,) = decode(
+        orjson.dumps({"header": {"mTyp": "OptionNbboQuote"}, "message": {"updateType": longest}}),
+        "json",
+    )
+    assert isinstance(record, OptionNbboQuote) and record.update_type is not None
+    assert record.update_type.wire_name == longest
+
+
+def test_protobuf_refuses_a_decoded_integer_outside_its_fields_range() -> None:
+    # bidMask is a UInt carried as int64: upb takes 2**40, srmlink's range check does not.
+    pb = protobuf_class(OptionNbboQuote)(bid_mask=2**40)
+    frame = encode_frame("P", OptionNbboQuote.MSG_NUM, pb.SerializeToString())
+    with pytest.raises(DecodeError) as caught:
+        decode(frame, "proto")
+    assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "bidMask")
+
+
+def test_a_protobuf_record_of_exactly_a_frames_length_travels() -> None:
+    def record(length: int) -> AccountRouteConfig:
+        return AccountRouteConfig(backup_route_code="x" * length)
+
+    # A string's length prefix grows with it: find the text that makes the payload exact.
+    length = MAX_PAYLOAD - len(encode_message(record(0), "proto")) + 14 - 3
+    while len(encode_message(record(length), "proto")) - 14 < MAX_PAYLOAD:
+        length += 1
+    assert len(encode_message(record(length), "proto")) - 14 == MAX_PAYLOAD
+    with pytest.raises(EncodeError, match="more than a frame holds"):
+        encode_message(record(length + 1), "proto")

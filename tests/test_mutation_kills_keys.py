@@ -131,3 +131,8 @@ def test_call_put_orders_strictly_by_number() -> None:
 def test_a_negative_zero_strike_from_protobuf_is_zero() -> None:
     key = OptionKey.from_proto_tuple((1, 1, "AAPL", (2026, 12, 18), -0.0, 1))
     assert math.copysign(1.0, key.strike) == 1.0
+
+
+def test_a_bad_ticker_in_a_protobuf_expiry_key_is_refused() -> None:
+    with pytest.raises((ValueError, KeyParseError)):
+        ExpiryKey.from_proto_tuple((1, 1, "A B", (2026, 12, 18)))
