@@ -52,6 +52,7 @@ from srmlink.messages import (
     AuctionNotice,
     GetFlexSpreadPrice,
     LiveSurfaceCurve,
+    MsgTickerKey,
     OptionNbboQuote,
     OptionNbboQuotePKey,
     ResponderMarkupVegaDir,
@@ -632,9 +633,13 @@ def test_the_key_cache_counts_both_generations() -> None:
 
 
 def test_an_integer_float_field_at_the_float32_bound_encodes() -> None:
-    bound = -340282346638528859811704183484516925440  # -FLT_MAX, exactly, as an int
-    message = json.loads(encode_message(ResponderMarkupVegaDir(vega_traded=bound), "json"))
-    assert message["message"]["vegaTraded"] == -3.4028234663852886e38
+    for bound in (
+        -340282346638528859811704183484516925440,
+        340282346638528859811704183484516925440,
+    ):
+        # -FLT_MAX and FLT_MAX, exactly, as ints
+        message = json.loads(encode_message(ResponderMarkupVegaDir(vega_traded=bound), "json"))
+        assert message["message"]["vegaTraded"] == float(bound)
 
 
 def test_an_unknown_enum_name_in_json_is_kept() -> None:
@@ -740,3 +745,11 @@ def test_a_protobuf_record_of_exactly_a_frames_length_travels() -> None:
     assert len(encode_message(record(length), "proto")) - 14 == MAX_PAYLOAD
     with pytest.raises(EncodeError, match="more than a frame holds"):
         encode_message(record(length + 1), "proto")
+
+
+@pytest.mark.parametrize("encoding", ["jsonf", "proto"])
+def test_records_of_a_mutable_type_holding_just_a_key_are_not_shared(encoding: Encoding) -> None:
+    # MsgTickerKey has one field, a TickerKey, but is a mutable message: each record its own.
+    record = MsgTickerKey(ticker_key=TickerKey("EQT", "NMS", "AAPL"))
+    first, second = decode(encode([record, record], encoding), encoding)
+    assert first == second == record and first is not second
