@@ -439,14 +439,12 @@ def mutation(session: nox.Session) -> None:
             session.run("cosmic-ray", "init", str(config), str(database), silent=True)
             session.run("cr-filter-operators", str(database), str(config), silent=True)
             sample = os.environ.get("SRMLINK_MUTATION_SAMPLE")
-            if sample:
-                dump = session.run("cosmic-ray", "dump", str(database), silent=True)
-                left_out = _outside_sample(str(dump), int(sample))
-                session.run("python", "-c", _SKIP_JOBS, str(database), *left_out, silent=True)
             shard = os.environ.get("SRMLINK_MUTATION_SHARD")
-            if shard:
-                dump = session.run("cosmic-ray", "dump", str(database), silent=True)
-                left_out = _outside_shard(str(dump), shard)
+            if sample or shard:
+                # Both drawn from every mutant, so the shards of one sample partition it.
+                jobs = str(session.run("cosmic-ray", "dump", str(database), silent=True))
+                left_out = set(_outside_sample(jobs, int(sample)) if sample else ())
+                left_out.update(_outside_shard(jobs, shard) if shard else ())
                 session.run("python", "-c", _SKIP_JOBS, str(database), *left_out, silent=True)
         # Mutants in annotations are equivalent by construction, and each would cost the whole
         # test list: never run (also in a database made before this rule).

@@ -511,15 +511,19 @@ def test_a_hand_made_message_meta_is_a_live_record_that_was_not_deleted() -> Non
     assert MessageMeta(message_type="OptionNbboQuote").from_cache is False
 
 
-def test_a_json_record_of_exactly_a_frames_length_travels() -> None:
-    def record(length: int) -> AccountRouteConfig:
-        return AccountRouteConfig(backup_route_code="x" * length)
+@pytest.mark.parametrize(("encoding", "header"), [("json", 0), ("proto", 14)])
+def test_a_record_of_exactly_a_frames_length_travels(encoding: Encoding, header: int) -> None:
+    def size(length: int) -> int:
+        text = "x" * length
+        return len(encode_message(AccountRouteConfig(backup_route_code=text), encoding)) - header
 
-    overhead = len(encode_message(record(0), "json"))
-    exact = encode_message(record(MAX_PAYLOAD - overhead), "json")
-    assert len(exact) == MAX_PAYLOAD
+    # A protobuf string's length prefix grows with it: step up to the text that fits exactly.
+    length = MAX_PAYLOAD - size(0) - 3
+    while size(length) < MAX_PAYLOAD:
+        length += 1
+    assert size(length) == MAX_PAYLOAD
     with pytest.raises(EncodeError, match="more than a frame holds"):
-        encode_message(record(MAX_PAYLOAD - overhead + 1), "json")
+        size(length + 1)
 
 
 def test_header_members_other_than_seqn_stay_extra_even_when_integers() -> None:
@@ -732,19 +736,6 @@ def test_protobuf_refuses_a_decoded_integer_outside_its_fields_range() -> None:
     with pytest.raises(DecodeError) as caught:
         decode(frame, "proto")
     assert (caught.value.message_type, caught.value.field) == ("OptionNbboQuote", "bidMask")
-
-
-def test_a_protobuf_record_of_exactly_a_frames_length_travels() -> None:
-    def record(length: int) -> AccountRouteConfig:
-        return AccountRouteConfig(backup_route_code="x" * length)
-
-    # A string's length prefix grows with it: find the text that makes the payload exact.
-    length = MAX_PAYLOAD - len(encode_message(record(0), "proto")) + 14 - 3
-    while len(encode_message(record(length), "proto")) - 14 < MAX_PAYLOAD:
-        length += 1
-    assert len(encode_message(record(length), "proto")) - 14 == MAX_PAYLOAD
-    with pytest.raises(EncodeError, match="more than a frame holds"):
-        encode_message(record(length + 1), "proto")
 
 
 @pytest.mark.parametrize("encoding", ["jsonf", "proto"])
